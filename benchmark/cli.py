@@ -1,0 +1,111 @@
+"""``python -m benchmark``: evaluate ranking methods on released benchmarks (also ``fennec benchmark``)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from .protocols import BUDGETS, PROTOCOLS
+
+__all__ = ["cli"]
+
+_HEADLINE = ("tau_w", "kendall", "rel@1", "regret@3", "hit@3")
+
+
+def _format_table(result: dict) -> str:
+    tasks = result["tasks"]
+    if not tasks:
+        return "(no task could be measured)"
+    columns = [c for c in (*_HEADLINE, *(f"regret@B{b}" for b in BUDGETS), *(f"rel@B{b}" for b in BUDGETS))
+               if c in next(iter(tasks.values()))]
+    width = max(len(t) for t in [*tasks, "mean"]) + 2
+    lines = ["task".ljust(width) + "".join(c.rjust(11) for c in columns)]
+    lines += [t.ljust(width) + "".join(f"{tasks[t][c]:11.3f}" for c in columns) for t in sorted(tasks)]
+    lines.append("mean".ljust(width) + "".join(f"{result['mean'][c]:11.3f}" for c in columns))
+    return "\n".join(lines)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Evaluate model-ranking methods on released transfer benchmarks.
+
+    \b
+    Examples:
+      python -m benchmark list
+      python -m benchmark run --history sfda11 --protocol cold-task --method popularity
+      python -m benchmark suite configs/suite-main.yaml
+    """
+
+
+@cli.command("list")
+def list_command() -> None:
+    """List benchmarks, protocols and methods.
+
+    \b
+    Example:
+      python -m benchmark list
+    """
+    from .loaders import available as benchmarks
+    from .methods import available as methods
+
+    click.echo(f"benchmarks: {', '.join(benchmarks())} (or a long-format CSV/Parquet file: model,task,value)")
+    click.echo(f"protocols:  {', '.join(PROTOCOLS)}")
+    click.echo(f"methods:    {', '.join(methods())}")
+
+
+@cli.command("run")
+@click.option("--history", required=True, help="Benchmark name (sfda11, shift, transfergraph...) or a CSV/Parquet file.")
+@click.option("--protocol", required=True, type=click.Choice(list(PROTOCOLS)), help="Evaluation protocol.")
+@click.option("--method", required=True, help="Method name (see `python -m benchmark list`).")
+@click.option("--k", type=int, default=3, show_default=True, help="Revealed records per task (few-shot).")
+@click.option("--draws", type=int, default=10, show_default=True, help="Seeded draws of revealed records (few-shot).")
+@click.option("--budget", "budgets", type=int, multiple=True, help="Budgets B (budget protocol; default 1 3 5).")
+@click.option("--seeds", type=int, default=5, show_default=True, help="Seeds of held-out model sets (cold-model).")
+@click.option("--pools", type=int, default=0, show_default=True, help="Average over this many random candidate pools.")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Write the result JSON here.")
+def run_command(history: str, protocol: str, method: str, k: int, draws: int, budgets: tuple[int, ...], seeds: int,
+                pools: int, json_out: Path | None) -> None:
+    """Evaluate one method under one protocol and print per-task measures.
+
+    \b
+    Examples:
+      python -m benchmark run --history sfda11 --protocol cold-task --method popularity
+      python -m benchmark run --history transfergraph8 --protocol cold-task --method logme --json out.json
+      python -m benchmark run --history shift --protocol few-shot --k 10 --method popularity
+    """
+    from .loaders import load
+    from .runner import evaluate
+
+    options = {"few-shot": {"k": k, "n_draws": draws}, "cold-model": {"seeds": range(seeds)},
+               "budget": {"budgets": budgets or BUDGETS}}.get(protocol, {})
+    result = evaluate(load(history), protocol, method, pools=pools, **options)
+    click.echo(f"{result['benchmark']} | {protocol} | {method} | {result['n_models']} models x "
+               f"{result['n_tasks']} tasks | settings {result['settings']}")
+    click.echo(_format_table(result))
+    if json_out:
+        json_out.write_text(json.dumps(result, indent=2))
+        click.echo(f"wrote {json_out}")
+
+
+@cli.command("suite")
+@click.argument("config", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Report directory (default: from config).")
+def suite_command(config: Path, out: Path | None) -> None:
+    """Run every (benchmark, protocol, method) of a suite YAML and write a Markdown report with a plot.
+
+    \b
+    Example:
+      python -m benchmark suite configs/suite-main.yaml --out reports/main
+    """
+    from .reports import run_suite
+
+    report = run_suite(config, out)
+    click.echo(f"wrote {report}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point with fennec's error translation (one line + hint, traceback only with FENNEC_DEBUG=1)."""
+    from fennec.cli import run_click
+
+    return run_click(cli, argv, prog_name="python -m benchmark")

@@ -1,0 +1,49 @@
+"""Ranking methods the harness can evaluate, created by name.
+
+A method is a small object with ``fit(records, model_cards, task_cards)`` and
+``score(task_card, revealed) -> {model: score}`` (see :class:`benchmark._types.Method`). Published metric methods
+(``logme``, ``hscore``, ``knn1``) exist only where a benchmark's task cards carry those scores.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fennec.errors import UnknownNameError
+
+from .._types import Method
+from ._baselines import CardAttribute, Popularity, RandomScores
+from ._published import PublishedScores
+
+__all__ = ["PUBLISHED", "available", "create_method", "register_method"]
+
+#: Methods that read scores a benchmark publishes (they apply only where its task cards carry them).
+PUBLISHED = frozenset({"logme", "hscore", "knn1"})
+
+_REGISTRY: dict[str, Callable[..., Method]] = {
+    "popularity": Popularity,
+    "random": RandomScores,
+    "imagenet-top1": lambda: CardAttribute("imagenet_top1"),
+    "params": lambda: CardAttribute("n_params", log=True),
+    "logme": lambda: PublishedScores("logme"),
+    "hscore": lambda: PublishedScores("hscore"),
+    "knn1": lambda: PublishedScores("knn1"),
+}
+
+
+def register_method(name: str, factory: Callable[..., Method]) -> None:
+    """Make ``factory`` available to :func:`create_method` under ``name``."""
+    _REGISTRY[name] = factory
+
+
+def available() -> list[str]:
+    """Names accepted by :func:`create_method`."""
+    return sorted(_REGISTRY)
+
+
+def create_method(name: str, **kwargs) -> Method:
+    """A fresh, unfitted method by name (``popularity``, ``random``, ``logme``...)."""
+    try:
+        factory = _REGISTRY[name]
+    except KeyError:
+        raise UnknownNameError.of("method", name, available()) from None
+    return factory(**kwargs)

@@ -1,0 +1,194 @@
+"""Evaluation protocols of ``specs/evaluation.md``: cold task, few-shot task, cold model, budgeted selection.
+
+Each protocol takes a :class:`~benchmark._types.Benchmark` and a factory of fresh methods, splits the records, fits a
+fresh method on the training part only (the held-out records never reach ``fit``), scores, and returns per-task
+measures. :func:`run` dispatches by name and adds optional pool subsampling (Agostinelli et al., ECCV 2022).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from fennec.errors import InputError, UnknownNameError
+
+from ._types import Benchmark, Method
+from .measures import MEASURES, evaluate_task
+
+__all__ = ["PROTOCOLS", "BUDGETS", "cold_task", "few_shot", "cold_model", "budget", "run", "mean_over_tasks"]
+
+MethodFactory = Callable[[], Method]
+TaskMeasures = dict[str, dict[str, float]]
+BUDGETS = (1, 3, 5)
+_EMPTY = pd.DataFrame({"model": pd.Series(dtype=str), "task": pd.Series(dtype=str), "value": pd.Series(dtype=float)})
+
+
+def _measure(scores: Mapping[str, float], truth: pd.Series) -> dict[str, float] | None:
+    """Measures over the models that have both a truth and a finite prediction (None if fewer than 2)."""
+    predicted = truth.index.map(lambda m: scores.get(m, np.nan)).to_numpy(dtype=np.float64)
+    keep = np.isfinite(predicted)
+    if keep.sum() < 2:
+        return None
+    return evaluate_task(predicted[keep], truth.to_numpy(dtype=np.float64)[keep]) | {"n_models": float(keep.sum())}
+
+
+def _truth(records: pd.DataFrame, task: str) -> pd.Series:
+    return records.loc[records["task"] == task].set_index("model")["value"]
+
+
+def _progress(items: Iterable, desc: str, total: int | None = None):
+    return tqdm(items, desc=desc, total=total, leave=False, disable=None)
+
+
+def cold_task(bench: Benchmark, make_method: MethodFactory, tasks: Iterable[str] | None = None) -> TaskMeasures:
+    """Leave-one-task-out: for each task t, fit on every record not of t and score all models for t."""
+    results: TaskMeasures = {}
+    for task in _progress(list(tasks or bench.tasks), "cold-task"):
+        train = bench.records.loc[bench.records["task"] != task]
+        method = make_method().fit(train, bench.model_cards, bench.task_cards)
+        measures = _measure(method.score(bench.task_cards[task], _EMPTY), _truth(bench.records, task))
+        if measures is not None:
+            results[task] = measures
+    return results
+
+
+def few_shot(bench: Benchmark, make_method: MethodFactory, k: int, n_draws: int = 10, seed: int = 0,
+             tasks: Iterable[str] | None = None) -> TaskMeasures:
+    """Cold task plus ``k`` revealed records of t (``n_draws`` seeded draws); measures over the unrevealed models."""
+    if k < 1:
+        raise InputError(f"k of few-shot must be >= 1. Got {k} instead.")
+    results: TaskMeasures = {}
+    for task in _progress(list(tasks or bench.tasks), f"few-shot k={k}"):
+        train = bench.records.loc[bench.records["task"] != task]
+        method = make_method().fit(train, bench.model_cards, bench.task_cards)
+        held = bench.records.loc[bench.records["task"] == task]
+        if len(held) < k + 2:
+            continue
+        draws = []
+        rng = np.random.default_rng([seed, k, *task.encode()])
+        for _ in range(n_draws):
+            revealed_idx = rng.choice(len(held), size=k, replace=False)
+            revealed = held.iloc[np.sort(revealed_idx)]
+            hidden = held.drop(index=revealed.index).set_index("model")["value"]
+            measures = _measure(method.score(bench.task_cards[task], revealed), hidden)
+            if measures is not None:
+                draws.append(measures)
+        if draws:
+            results[task] = {name: float(np.mean([d[name] for d in draws])) for name in draws[0]}
+    return results
+
+
+def cold_model(bench: Benchmark, make_method: MethodFactory, fraction: float = 0.2,
+               seeds: Iterable[int] = range(5)) -> TaskMeasures:
+    """A random ``fraction`` of models lose all their records (per seed); per task, measures over those models."""
+    if not 0 < fraction < 1:
+        raise InputError(f"fraction of cold-model must be in (0, 1). Got {fraction} instead.")
+    per_seed: list[TaskMeasures] = []
+    models = np.array(bench.models)
+    for seed in _progress(list(seeds), "cold-model"):
+        rng = np.random.default_rng(seed)
+        held_models = set(rng.choice(models, size=max(2, round(fraction * len(models))), replace=False))
+        is_held = bench.records["model"].isin(held_models)
+        method = make_method().fit(bench.records.loc[~is_held], bench.model_cards, bench.task_cards)
+        results: TaskMeasures = {}
+        for task in bench.tasks:
+            truth = _truth(bench.records.loc[is_held], task)
+            measures = _measure(method.score(bench.task_cards[task], _EMPTY), truth)
+            if measures is not None:
+                results[task] = measures
+        per_seed.append(results)
+    return _average_runs(per_seed)
+
+
+def budget(bench: Benchmark, make_method: MethodFactory, budgets: Iterable[int] = BUDGETS,
+           tasks: Iterable[str] | None = None) -> TaskMeasures:
+    """Budgeted selection on a cold task: propose a model, see its true value, update, until B models were tried.
+
+    A method with ``next(task_card, tried)`` (``tried`` the revealed records) chooses adaptively; any other method is
+    re-scored with the tried records revealed and its best untried model is taken (for a method that ignores revealed
+    records this is its own top-B). Measures per B: ``regret@B{B}`` (best truth minus best tried) and ``rel@B{B}``.
+    """
+    budgets = sorted(set(budgets))
+    results: TaskMeasures = {}
+    for task in _progress(list(tasks or bench.tasks), "budget"):
+        train = bench.records.loc[bench.records["task"] != task]
+        method = make_method().fit(train, bench.model_cards, bench.task_cards)
+        held = bench.records.loc[bench.records["task"] == task].reset_index(drop=True)
+        truth = held.set_index("model")["value"]
+        tried = _select_sequentially(method, bench.task_cards[task], held, budgets[-1])
+        best_so_far = np.maximum.accumulate(truth.loc[tried].to_numpy())
+        results[task] = {}
+        for b in budgets:
+            best_tried = best_so_far[min(b, len(tried)) - 1]
+            results[task][f"regret@B{b}"] = float(truth.max() - best_tried)
+            results[task][f"rel@B{b}"] = float(best_tried / truth.max())
+    return results
+
+
+def _select_sequentially(method: Method, card, held: pd.DataFrame, n: int) -> list[str]:
+    candidates = list(held["model"])
+    tie_break = np.random.default_rng([7, *card.name.encode()]).random(len(candidates)) * 1e-12
+    tried: list[str] = []
+    for _ in range(min(n, len(candidates))):
+        revealed = held.loc[held["model"].isin(tried)]
+        if hasattr(method, "next"):
+            choice = method.next(card, revealed)
+        else:
+            scores = method.score(card, revealed)
+            ranked = np.array([scores.get(m, -np.inf) for m in candidates], dtype=np.float64)
+            ranked = np.where(np.isfinite(ranked), ranked, -1e300) + tie_break
+            ranked[[candidates.index(m) for m in tried]] = -np.inf
+            choice = candidates[int(np.argmax(ranked))]
+        tried.append(choice)
+    return tried
+
+
+def _average_runs(runs: list[TaskMeasures]) -> TaskMeasures:
+    tasks = sorted({t for run in runs for t in run})
+    averaged: TaskMeasures = {}
+    for task in tasks:
+        present = [run[task] for run in runs if task in run]
+        averaged[task] = {name: float(np.mean([p[name] for p in present])) for name in present[0]}
+    return averaged
+
+
+def mean_over_tasks(results: TaskMeasures) -> dict[str, float]:
+    """Mean of each measure over tasks (the report's headline numbers)."""
+    if not results:
+        return {}
+    names = [n for n in next(iter(results.values())) if n != "n_models"]
+    return {name: float(np.nanmean([r[name] for r in results.values() if name in r])) for name in names}
+
+
+PROTOCOLS: dict[str, Callable[..., TaskMeasures]] = {
+    "cold-task": cold_task, "few-shot": few_shot, "cold-model": cold_model, "budget": budget,
+}
+
+
+def subsample_pools(bench: Benchmark, n_pools: int, fraction: float = 0.5, seed: int = 0) -> list[Benchmark]:
+    """``n_pools`` benchmarks restricted to random candidate pools of ``fraction`` of the models (fixed seeds)."""
+    models = np.array(bench.models)
+    pools = []
+    for i in range(n_pools):
+        chosen = set(np.random.default_rng([seed, i]).choice(models, size=max(2, round(fraction * len(models))),
+                                                              replace=False))
+        records = bench.records.loc[bench.records["model"].isin(chosen)].reset_index(drop=True)
+        cards = {m: c for m, c in bench.model_cards.items() if m in chosen}
+        pools.append(replace(bench, records=records, model_cards=cards))
+    return pools
+
+
+def run(bench: Benchmark, protocol: str, make_method: MethodFactory, *, pools: int = 0, pool_fraction: float = 0.5,
+        **options) -> TaskMeasures:
+    """Run ``protocol`` by name; with ``pools > 0``, average per-task measures over that many candidate pools."""
+    if protocol not in PROTOCOLS:
+        raise UnknownNameError.of("protocol", protocol, PROTOCOLS)
+    function = PROTOCOLS[protocol]
+    if pools <= 0:
+        return function(bench, make_method, **options)
+    return _average_runs([function(pool, make_method, **options) for pool in subsample_pools(bench, pools,
+                                                                                              pool_fraction)])
+

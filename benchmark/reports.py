@@ -1,0 +1,127 @@
+"""Suites: many evaluations from one YAML file, written up as a Markdown report with one plot.
+
+A suite file::
+
+    name: main
+    out: reports/main                # report directory (relative to the current directory)
+    benchmarks: [sfda11, shift]
+    methods: [popularity, random, logme]
+    runs:                            # protocol + its options
+      - {protocol: cold-task}
+      - {protocol: few-shot, k: 3}
+      - {protocol: budget, budgets: [1, 3, 5]}
+      - {protocol: cold-model, seeds: 5}
+
+Methods that need published scores a benchmark lacks are skipped for it (and listed as such in the report).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from fennec.errors import InputError
+
+from .loaders import load
+from .methods import PUBLISHED
+from .runner import evaluate
+
+__all__ = ["run_suite", "write_report"]
+
+_ROW_MEASURES = {"budget": ("regret@B1", "regret@B3", "regret@B5", "rel@B3"),
+                 "default": ("tau_w", "kendall", "rel@1", "regret@3", "hit@3")}
+
+
+def _run_label(run: dict[str, Any]) -> str:
+    options = ", ".join(f"{k}={v}" for k, v in run.items() if k != "protocol")
+    return f"{run['protocol']} ({options})" if options else run["protocol"]
+
+
+def _protocol_options(run: dict[str, Any]) -> dict[str, Any]:
+    options = {k: v for k, v in run.items() if k not in {"protocol", "pools"}}
+    if "seeds" in options:
+        options["seeds"] = range(int(options["seeds"]))
+    if "draws" in options:
+        options["n_draws"] = options.pop("draws")
+    return options
+
+
+def run_suite(config_path: Path, out: Path | None = None) -> Path:
+    """Run the suite described by ``config_path``; returns the path of the written Markdown report."""
+    try:
+        config = yaml.safe_load(Path(config_path).read_text())
+        benchmarks, methods, runs = config["benchmarks"], config["methods"], config["runs"]
+    except (yaml.YAMLError, KeyError, TypeError) as exc:
+        raise InputError(f"Suite file {config_path} is not valid: {exc!r}",
+                         hint="it needs the keys benchmarks, methods and runs (see benchmark/reports.py)") from None
+    out = Path(out or config.get("out") or f"reports/{config.get('name', Path(config_path).stem)}")
+    out.mkdir(parents=True, exist_ok=True)
+    results = []
+    for name in benchmarks:
+        bench = load(name)
+        for run in runs:
+            for method in methods:
+                if method in PUBLISHED and method not in bench.published_metrics():
+                    continue
+                result = evaluate(bench, run["protocol"], method, pools=run.get("pools", 0),
+                                  **_protocol_options(run))
+                result["run"] = _run_label(run)
+                results.append(result)
+    (out / "results.json").write_text(json.dumps(results, indent=1))
+    return write_report(results, out, title=config.get("name", "suite"), source=str(config_path))
+
+
+def write_report(results: list[dict[str, Any]], out: Path, title: str, source: str) -> Path:
+    """Markdown tables (one per benchmark and run: methods x headline measures) and the per-task tau_w plot."""
+    lines = [f"# Benchmark report: {title}", "",
+             f"Produced by `python -m benchmark suite {source}`; every figure is a mean over tasks "
+             "(cold-model: also over its seeds; few-shot: over its draws).", ""]
+    for bench in dict.fromkeys(r["benchmark"] for r in results):
+        sample = next(r for r in results if r["benchmark"] == bench)
+        lines += [f"## {bench} ({sample['n_models']} models x {sample['n_tasks']} tasks)", ""]
+        for run in dict.fromkeys(r["run"] for r in results if r["benchmark"] == bench):
+            rows = [r for r in results if r["benchmark"] == bench and r["run"] == run]
+            measures = _ROW_MEASURES.get(rows[0]["protocol"], _ROW_MEASURES["default"])
+            lines += [f"**{run}**", "", "| method | " + " | ".join(measures) + " |",
+                      "|---|" + "---:|" * len(measures)]
+            lines += [f"| {r['method']} | " + " | ".join(f"{r['mean'].get(m, float('nan')):.3f}" for m in measures)
+                      + " |" for r in rows]
+            lines.append("")
+    plot = _plot_per_task_tau(results, out / "per_task_tau_w.png")
+    if plot:
+        lines += ["## Per-task weighted tau (cold task)", "", f"![per-task tau_w]({plot.name})", ""]
+    report = out / "report.md"
+    report.write_text("\n".join(lines))
+    return report
+
+
+def _plot_per_task_tau(results: list[dict[str, Any]], path: Path) -> Path | None:
+    cold = [r for r in results if r["protocol"] == "cold-task"]
+    if not cold:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    benches = list(dict.fromkeys(r["benchmark"] for r in cold))
+    fig, axes = plt.subplots(len(benches), 1, figsize=(12, 3.2 * len(benches)), squeeze=False)
+    for ax, bench in zip(axes[:, 0], benches):
+        rows = [r for r in cold if r["benchmark"] == bench]
+        tasks = sorted({t for r in rows for t in r["tasks"]})
+        width = 0.8 / len(rows)
+        for i, r in enumerate(rows):
+            values = [r["tasks"].get(t, {}).get("tau_w", np.nan) for t in tasks]
+            ax.bar(np.arange(len(tasks)) + i * width, values, width, label=f"{r['method']} ({r['mean']['tau_w']:.3f})")
+        ax.set_xticks(np.arange(len(tasks)) + 0.4 - width / 2, tasks, rotation=40, ha="right", fontsize=7)
+        ax.set_ylabel("tau_w")
+        ax.set_title(f"{bench}: cold-task weighted tau per task")
+        ax.axhline(0, color="black", lw=0.5)
+        ax.legend(fontsize=7, ncol=4)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -1,0 +1,45 @@
+"""The one place where fennec reads its environment variables.
+
+- ``FENNEC_HOME``: where caches and the default workspace live (default ``~/.cache/fennec``).
+- ``FENNEC_DATA``: the directory holding released benchmark files (default ``<FENNEC_HOME>/data``).
+- ``FENNEC_DEBUG``: ``1`` shows full tracebacks in the CLI.
+- ``FENNEC_OFFLINE``: ``1`` never touches the network (also implied by ``HF_HUB_OFFLINE=1``).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = ["home_dir", "data_dir", "cache_dir", "debug", "offline"]
+
+
+def _is_true(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def home_dir() -> Path:
+    """Root of fennec's caches (``FENNEC_HOME``, default ``~/.cache/fennec``)."""
+    return Path(os.environ.get("FENNEC_HOME") or Path.home() / ".cache" / "fennec").expanduser()
+
+
+def data_dir() -> Path:
+    """Directory of released benchmark files (``FENNEC_DATA``, default ``<home>/data``)."""
+    value = os.environ.get("FENNEC_DATA")
+    return Path(value).expanduser() if value else home_dir() / "data"
+
+
+def cache_dir(kind: str) -> Path:
+    """A per-kind cache directory under the home (created on demand), e.g. ``cache_dir("features")``."""
+    path = home_dir() / "cache" / kind
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def debug() -> bool:
+    """Whether the CLI should show tracebacks (``FENNEC_DEBUG=1``)."""
+    return _is_true(os.environ.get("FENNEC_DEBUG"))
+
+
+def offline() -> bool:
+    """Whether network access is forbidden (``FENNEC_OFFLINE=1`` or ``HF_HUB_OFFLINE=1``)."""
+    return _is_true(os.environ.get("FENNEC_OFFLINE")) or _is_true(os.environ.get("HF_HUB_OFFLINE"))

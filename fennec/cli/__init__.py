@@ -1,0 +1,81 @@
+"""The ``fennec`` command line: ``noun verb`` groups, each a thin layer over the library.
+
+Each group lives in its own module and is listed in ``_GROUPS``; a module exposes one ``click`` command or group
+named ``command``. Errors the library raises on purpose (:class:`fennec.errors.FennecError` and friends) are printed
+as one line plus a hint, and exit with status 1; the traceback is shown only with ``FENNEC_DEBUG=1``.
+"""
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from fennec import _config
+from fennec.errors import FennecError
+
+__all__ = ["cli", "main", "run_click"]
+
+# module name -> command name; modules are imported lazily so `fennec --help` stays fast.
+_GROUPS: dict[str, str] = {"benchmark": "benchmark"}
+
+
+class _LazyGroup(click.Group):
+    """A click group whose subcommands are imported only when used (torch and friends load slowly)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(_GROUPS.values())
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        for module, command in _GROUPS.items():
+            if command == name:
+                return importlib.import_module(f"fennec.cli.{module}").command
+        return None
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="fennec")
+def cli() -> None:
+    """Fennec: which pre-trained models to fine-tune for a new task, from a learned transfer space.
+
+    \b
+    Examples:
+      fennec init ws --from sfda11        # a workspace from a released benchmark
+      fennec recommend ./my_task --top 5  # rank the zoo for a folder of images
+    """
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``fennec`` script; returns the exit status."""
+    return run_click(cli, argv, prog_name="fennec")
+
+
+def run_click(command: click.Command, argv: list[str] | None, prog_name: str) -> int:
+    """Run a click command, translating fennec's errors into one line plus a hint; returns the exit status."""
+    try:
+        command.main(args=argv, prog_name=prog_name, standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except (FennecError, FileNotFoundError, PermissionError, KeyboardInterrupt) as exc:
+        if _config.debug():
+            raise
+        _print_error(exc)
+        return 1
+    return 0
+
+
+def _print_error(exc: BaseException) -> None:
+    hint = getattr(exc, "hint", None)
+    message = str(exc).split("\n  hint:")[0] if hint else str(exc)
+    click.secho(f"Error: {message}", fg="red", err=True)
+    if hint:
+        click.echo(f"  hint: {hint}", err=True)
+    click.echo("  (set FENNEC_DEBUG=1 to see the traceback)", err=True)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,27 @@
+"""Shared test fixtures: where the released benchmark files are."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+_DEFAULT_DATA = REPO.parent / "shared" / "benchmarks"
+# Tests read benchmark files through FENNEC_DATA, as users do; default to the checkout's ../shared/benchmarks.
+os.environ.setdefault("FENNEC_DATA", str(_DEFAULT_DATA))
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The benchmark data directory (``FENNEC_DATA``); skips the test when the files are not there."""
+    path = Path(os.environ["FENNEC_DATA"])
+    if not path.is_dir():
+        pytest.skip(f"benchmark files not found in {path} (set FENNEC_DATA)")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep caches written by tests out of the user's home."""
+    monkeypatch.setenv("FENNEC_HOME", str(tmp_path_factory.getbasetemp() / "fennec-home"))
