@@ -51,6 +51,12 @@ class Benchmark:
     def tasks(self) -> list[str]:
         return sorted(self.records["task"].unique())
 
+    @property
+    def targets(self) -> list[str]:
+        """The tasks protocols hold out and score: all tasks, except those whose card says ``extra["target"]`` is
+        False (``transfergraph8`` keeps all 13 TransferGraph tasks as history and scores its 8 reported targets)."""
+        return [t for t in self.tasks if t not in self.task_cards or self.task_cards[t].extra.get("target", True)]
+
     def published_metrics(self) -> list[str]:
         """Names of the metric scores that the task cards carry (e.g. ``["hscore", "logme"]``)."""
         names: set[str] = set()

@@ -46,7 +46,7 @@ def _progress(items: Iterable, desc: str, total: int | None = None):
 def cold_task(bench: Benchmark, make_method: MethodFactory, tasks: Iterable[str] | None = None) -> TaskMeasures:
     """Leave-one-task-out: for each task t, fit on every record not of t and score all models for t."""
     results: TaskMeasures = {}
-    for task in _progress(list(tasks or bench.tasks), "cold-task"):
+    for task in _progress(list(tasks or bench.targets), "cold-task"):
         train = bench.records.loc[bench.records["task"] != task]
         method = make_method().fit(train, bench.model_cards, bench.task_cards)
         measures = _measure(method.score(bench.task_cards[task], _EMPTY), _truth(bench.records, task))
@@ -61,7 +61,7 @@ def few_shot(bench: Benchmark, make_method: MethodFactory, k: int, n_draws: int 
     if k < 1:
         raise InputError(f"k of few-shot must be >= 1. Got {k} instead.")
     results: TaskMeasures = {}
-    for task in _progress(list(tasks or bench.tasks), f"few-shot k={k}"):
+    for task in _progress(list(tasks or bench.targets), f"few-shot k={k}"):
         train = bench.records.loc[bench.records["task"] != task]
         method = make_method().fit(train, bench.model_cards, bench.task_cards)
         held = bench.records.loc[bench.records["task"] == task]
@@ -94,7 +94,7 @@ def cold_model(bench: Benchmark, make_method: MethodFactory, fraction: float = 0
         is_held = bench.records["model"].isin(held_models)
         method = make_method().fit(bench.records.loc[~is_held], bench.model_cards, bench.task_cards)
         results: TaskMeasures = {}
-        for task in bench.tasks:
+        for task in bench.targets:
             truth = _truth(bench.records.loc[is_held], task)
             measures = _measure(method.score(bench.task_cards[task], _EMPTY), truth)
             if measures is not None:
@@ -113,7 +113,7 @@ def budget(bench: Benchmark, make_method: MethodFactory, budgets: Iterable[int] 
     """
     budgets = sorted(set(budgets))
     results: TaskMeasures = {}
-    for task in _progress(list(tasks or bench.tasks), "budget"):
+    for task in _progress(list(tasks or bench.targets), "budget"):
         train = bench.records.loc[bench.records["task"] != task]
         method = make_method().fit(train, bench.model_cards, bench.task_cards)
         held = bench.records.loc[bench.records["task"] == task].reset_index(drop=True)
