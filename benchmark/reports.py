@@ -73,21 +73,27 @@ def run_suite(config_path: Path, out: Path | None = None) -> Path:
     return write_report(results, out, title=config.get("name", "suite"), source=str(config_path))
 
 
+def _cell(value: float | None) -> str:
+    return "n/a" if value is None or value != value else f"{value:.3f}"
+
+
 def write_report(results: list[dict[str, Any]], out: Path, title: str, source: str) -> Path:
     """Markdown tables (one per benchmark and run: methods x headline measures) and the per-task tau_w plot."""
     lines = [f"# Benchmark report: {title}", "",
              f"Produced by `python -m benchmark suite {source}`; every figure is a mean over tasks "
-             "(cold-model: also over its seeds; few-shot: over its draws).", ""]
+             "(cold-model: also over its seeds; few-shot: over its draws). `tasks` is the number of tasks a method "
+             "could be measured on: published scores exist only for some tasks, and few-shot needs k + 2 models "
+             "with a value.", ""]
     for bench in dict.fromkeys(r["benchmark"] for r in results):
         sample = next(r for r in results if r["benchmark"] == bench)
-        lines += [f"## {bench} ({sample['n_models']} models x {sample['n_tasks']} tasks)", ""]
+        lines += [f"## {bench} ({sample['n_models']} models x {sample['n_tasks']} evaluated tasks)", ""]
         for run in dict.fromkeys(r["run"] for r in results if r["benchmark"] == bench):
             rows = [r for r in results if r["benchmark"] == bench and r["run"] == run]
             measures = _ROW_MEASURES.get(rows[0]["protocol"], _ROW_MEASURES["default"])
-            lines += [f"**{run}**", "", "| method | " + " | ".join(measures) + " |",
-                      "|---|" + "---:|" * len(measures)]
-            lines += [f"| {r['method']} | " + " | ".join(f"{r['mean'].get(m, float('nan')):.3f}" for m in measures)
-                      + " |" for r in rows]
+            lines += [f"**{run}**", "", "| method | tasks | " + " | ".join(measures) + " |",
+                      "|---|---:|" + "---:|" * len(measures)]
+            lines += [f"| {r['method']} | {r['n_tasks_measured']} | "
+                      + " | ".join(_cell(r["mean"].get(m)) for m in measures) + " |" for r in rows]
             lines.append("")
     plot = _plot_per_task_tau(results, out / "per_task_tau_w.png")
     if plot:

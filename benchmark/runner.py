@@ -37,7 +37,8 @@ def evaluate(bench: Benchmark, protocol: str, method: str, *, pools: int = 0, **
         "method": method,
         "settings": {"pools": pools, **{k: (list(v) if isinstance(v, range) else v) for k, v in options.items()}},
         "n_models": len(bench.models),
-        "n_tasks": len(bench.tasks),
+        "n_tasks": len(bench.targets),
+        "n_tasks_measured": len(tasks),
         "tasks": tasks,
         "mean": mean_over_tasks(tasks),
     }
