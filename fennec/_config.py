@@ -4,13 +4,14 @@
 - ``FENNEC_DATA``: the directory holding released benchmark files (default ``<FENNEC_HOME>/data``).
 - ``FENNEC_DEBUG``: ``1`` shows full tracebacks in the CLI.
 - ``FENNEC_OFFLINE``: ``1`` never touches the network (also implied by ``HF_HUB_OFFLINE=1``).
+- ``FENNEC_WORKSPACE``: the workspace the CLI uses when ``--workspace`` is not given (default: the current directory).
 """
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-__all__ = ["home_dir", "data_dir", "cache_dir", "debug", "offline"]
+__all__ = ["home_dir", "data_dir", "cache_dir", "debug", "offline", "workspace_dir"]
 
 
 def _is_true(value: str | None) -> bool:
@@ -43,3 +44,8 @@ def debug() -> bool:
 def offline() -> bool:
     """Whether network access is forbidden (``FENNEC_OFFLINE=1`` or ``HF_HUB_OFFLINE=1``)."""
     return _is_true(os.environ.get("FENNEC_OFFLINE")) or _is_true(os.environ.get("HF_HUB_OFFLINE"))
+
+
+def workspace_dir() -> Path:
+    """The CLI's default workspace (``FENNEC_WORKSPACE``, default the current directory)."""
+    return Path(os.environ.get("FENNEC_WORKSPACE") or ".").expanduser()

@@ -17,7 +17,13 @@ from fennec.errors import FennecError
 __all__ = ["cli", "main", "run_click"]
 
 # module name -> command name; modules are imported lazily so `fennec --help` stays fast.
-_GROUPS: dict[str, str] = {"benchmark": "benchmark"}
+_GROUPS: dict[str, str] = {
+    "benchmark": "benchmark",
+    "init": "init",
+    "history": "history",
+    "embed": "embed",
+    "score": "score",
+}
 
 
 class _LazyGroup(click.Group):
