@@ -1,7 +1,10 @@
 """Shared test fixtures: where the released benchmark files are."""
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -21,7 +24,6 @@ def data_dir() -> Path:
     return path
 
 
-@pytest.fixture(autouse=True)
-def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Keep caches written by tests out of the user's home."""
-    monkeypatch.setenv("FENNEC_HOME", str(tmp_path_factory.getbasetemp() / "fennec-home"))
+# Keep caches written by tests (fixtures of every scope included) out of the user's home: one fresh home per run.
+os.environ["FENNEC_HOME"] = tempfile.mkdtemp(prefix="fennec-test-home-")
+atexit.register(shutil.rmtree, os.environ["FENNEC_HOME"], ignore_errors=True)
