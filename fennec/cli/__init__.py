@@ -21,6 +21,8 @@ _GROUPS: dict[str, str] = {
     "benchmark": "benchmark",
     "init": "init",
     "history": "history",
+    "train": "train",
+    "recommend": "recommend",
     "embed": "embed",
     "score": "score",
 }

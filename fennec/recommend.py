@@ -1,0 +1,240 @@
+"""The recommender: a workspace's history, cards and trained space, composed into train and recommend.
+
+``Recommender(workspace).train()`` fits a :class:`~fennec.space.TransferSpace` on the workspace's history with side
+features of every model and task (:mod:`fennec.side_features`) and publishes it as a new workspace version.
+``recommend(task)`` places a new task in the space from its label names and size (one proxy pass plus vector
+arithmetic), explains each model's place by the nearest historical tasks, and, when the space is unsure and a
+candidate's weights are available locally, blends in a cold-start metric computed on the task's images.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .cards import ModelCard, TaskCard
+from .errors import InputError
+from .side_features import model_side_features, task_side_features
+from .space import TransferSpace
+from .workspace import Workspace, WorkspaceError
+
+__all__ = ["Recommender", "Recommendation"]
+
+_TRAINED_RECORDS = "records.csv"
+TASK_FEATURES = "task_features.npz"
+
+
+@dataclass
+class Recommendation:
+    """A ranked list of models for one task, with what produced it.
+
+    Attributes
+    ----------
+    task : str
+        The task's name.
+    ranking : list of dict
+        ``{"model", "score", "confidence"}`` best first (``score`` in the space's per-task z units, blended with the
+        fallback metric where one ran; ``confidence`` in [0, 1]).
+    fallback : dict or None
+        ``{"metric", "models", "reason"}`` when a cold-start metric was computed and blended in.
+    space_version : str
+        The workspace version that answered.
+    explanation : dict
+        ``{"nearest_tasks": [{"task", "similarity"}], "models": {model: [{"task", "value", "rank"}]}}``.
+    """
+
+    task: str
+    ranking: list[dict[str, Any]]
+    fallback: dict[str, Any] | None
+    space_version: str
+    explanation: dict[str, Any] = field(default_factory=dict)
+    task_features: np.ndarray | None = field(default=None, repr=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"task": self.task, "ranking": self.ranking, "fallback": self.fallback,
+                "space_version": self.space_version, "explanation": self.explanation}
+
+
+class Recommender:
+    """Train and query the transfer space of a workspace.
+
+    Parameters
+    ----------
+    workspace : Workspace
+        An opened workspace (:meth:`fennec.workspace.Workspace.open`).
+    """
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.workspace = workspace
+
+    # ------------------------------------------------------------------ training
+    def _cards(self, records: pd.DataFrame) -> tuple[dict[str, ModelCard], dict[str, TaskCard]]:
+        models = self.workspace.model_cards()
+        tasks = self.workspace.task_cards()
+        models.update({m: ModelCard(m) for m in set(records["model"]) - set(models)})
+        tasks.update({t: TaskCard(t, description=t) for t in set(records["task"]) - set(tasks)})
+        return models, tasks
+
+    def train(self, incremental: bool = False, verbose: bool = False) -> str:
+        """Fit the space on the whole history (or update the current one with what is new) and publish it.
+
+        Returns the new version's name. With ``incremental=True`` and a current version, only records that are new
+        or changed since that version are trained on (plus a replay sample, see :meth:`TransferSpace.update`).
+        """
+        from .proxy import create_proxy
+
+        records = self.workspace.history().records(aggregate="best")[["model", "task", "value"]]
+        if len(records) < 2:
+            raise InputError(f"The history of {self.workspace.path} has {len(records)} record(s); training needs "
+                             "results of several models on at least one task.",
+                             hint="add fine-tuning results with: fennec history add FILE")
+        model_cards, task_cards = self._cards(records)
+        proxy = create_proxy("labels")
+        model_features = model_side_features(model_cards)
+        task_features = {t: task_side_features(task_cards[t], proxy) for t in sorted(set(records["task"]))}
+        params = self.workspace.config.get("space") or {}
+        current = self.workspace.current_version() if incremental else None
+        if current is not None:
+            space = TransferSpace.load(self.workspace.version_dir(current) / "space")
+            previous = pd.read_csv(self.workspace.version_dir(current) / _TRAINED_RECORDS)
+            new = _changed_records(records, previous)
+            if len(new):
+                space.update(new, model_features, task_features)
+            mode = f"update of {current} with {len(new)} new records"
+        else:
+            space = TransferSpace(**{"random_state": 0, **params, "verbose": verbose})
+            space.fit(records, model_features, task_features)
+            mode = "fit"
+        cold = sorted(set(model_cards) - set(space.model_ids_))
+        if cold:
+            space.add_model(cold, np.stack([model_features[m] for m in cold]))
+        meta = {"mode": mode, "n_records": int(len(records)), "n_models": len(space.model_ids_),
+                "n_tasks": int(records["task"].nunique())}
+        with self.workspace.new_version(meta) as build:
+            space.save(build / "space")
+            records.to_csv(build / _TRAINED_RECORDS, index=False)
+            names = sorted(task_features)
+            np.savez(build / TASK_FEATURES, names=np.array(names), features=np.stack([task_features[t]
+                                                                                       for t in names]))
+        return self.workspace.current_version()
+
+    # ------------------------------------------------------------------ querying
+    def _load(self, version: str | None = None) -> tuple[TransferSpace, str]:
+        version = version or self.workspace.current_version()
+        if version is None:
+            raise WorkspaceError(f"Workspace {self.workspace.path} has no trained space yet.",
+                                 hint=f"run: fennec train -w {self.workspace.path}")
+        return TransferSpace.load(self.workspace.version_dir(version) / "space"), version
+
+    def recommend(self, task: Any, k: int = 10, fallback: str | None = "auto", explain: bool = True,
+                  version: str | None = None) -> Recommendation:
+        """Rank the zoo for ``task`` (a :class:`fennec.tasks.Task` or a :class:`~fennec.cards.TaskCard`).
+
+        Parameters
+        ----------
+        task : Task or TaskCard
+            The new task; a Task's images are used only by the fallback metric.
+        k : int, default=10
+            Length of the ranking.
+        fallback : {"auto", "sfda", "logme", ..., "none"} or None, default="auto"
+            ``"auto"``: the workspace config's metric when the space's confidence in the top-k is below its
+            ``below_confidence`` threshold; a metric name: always compute it; ``"none"``/None: never.
+        explain : bool, default=True
+            Add the nearest historical tasks and how each top model did there.
+        version : str, optional
+            A workspace version (default: the current one).
+        """
+        from .proxy import create_proxy
+
+        if k < 1:
+            raise InputError(f"k of recommend must be >= 1. Got {k} instead.")
+        card = task.to_card() if hasattr(task, "to_card") else task
+        space, version = self._load(version)
+        features = task_side_features(card, create_proxy("labels"))
+        ids, scores, confidence = space.score(task_features=features)
+        order = np.argsort(-scores, kind="stable")
+        ids, scores, confidence = ids[order], scores[order], confidence[order]
+        used = self._fallback(task, ids, scores, confidence, k, fallback)
+        if used is not None:
+            ids, scores, confidence = used.pop("_ranked")
+        ranking = [{"model": str(m), "score": float(s), "confidence": float(c)}
+                   for m, s, c in zip(ids[:k], scores[:k], confidence[:k])]
+        explanation = self._explain(features, [r["model"] for r in ranking], version) if explain else {}
+        return Recommendation(card.name, ranking, used, version, explanation, features)
+
+    def _fallback(self, task: Any, ids: np.ndarray, scores: np.ndarray, confidence: np.ndarray, k: int,
+                  fallback: str | None) -> dict[str, Any] | None:
+        policy = {**{"metric": "sfda", "below_confidence": 0.5, "top": 5}, **self.workspace.config["fallback"]}
+        if fallback in (None, "none"):
+            return None
+        top_confidence = float(confidence[:k].mean())
+        if fallback == "auto":
+            if top_confidence >= policy["below_confidence"]:
+                return None
+            metric, reason = policy["metric"], (f"mean confidence of the top {k} is {top_confidence:.2f} < "
+                                                f"{policy['below_confidence']}")
+        else:
+            metric, reason = fallback, "requested"
+        if not hasattr(task, "iter_batches"):
+            return None  # a card alone has no images to compute a metric on
+        from .features import list_models
+        from .scoring import score_models
+
+        local = set(list_models())
+        candidates = [m for m in ids[: max(k, policy["top"]) * 3] if m in local][: policy["top"]]
+        if len(candidates) < 2:
+            return None
+        rows = score_models(task, candidates, metric)
+        metric_scores = {r["model"]: r["score"] for r in rows}
+        blended = _blend(ids, scores, confidence, metric_scores)
+        order = np.argsort(-blended, kind="stable")
+        return {"metric": metric, "models": metric_scores, "reason": reason,
+                "_ranked": (ids[order], blended[order], confidence[order])}
+
+    def _explain(self, features: np.ndarray, models: list[str], version: str) -> dict[str, Any]:
+        directory = self.workspace.version_dir(version)
+        stored = np.load(directory / TASK_FEATURES)
+        names, matrix = stored["names"].tolist(), stored["features"]
+        similarity = _cosine(matrix, features)
+        nearest = [names[i] for i in np.argsort(-similarity)[:3]]
+        records = pd.read_csv(directory / _TRAINED_RECORDS)
+        records["rank"] = records.groupby("task")["value"].rank(ascending=False, method="min").astype(int)
+        per_model = {}
+        for model in models:
+            rows = records.loc[(records["model"] == model) & records["task"].isin(nearest)]
+            per_model[model] = [{"task": r.task, "value": float(r.value), "rank": int(r.rank),
+                                 "of": int((records["task"] == r.task).sum())} for r in rows.itertuples()]
+        return {"nearest_tasks": [{"task": t, "similarity": float(similarity[names.index(t)])} for t in nearest],
+                "models": per_model}
+
+
+def _cosine(matrix: np.ndarray, vector: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=1) * np.linalg.norm(vector) + 1e-12
+    return matrix @ vector / norms
+
+
+def _blend(ids: np.ndarray, scores: np.ndarray, confidence: np.ndarray,
+           metric_scores: Mapping[str, float]) -> np.ndarray:
+    """Scores where the metric ran become ``c * z(space) + (1 - c) * z(metric)`` mapped back onto the space's scale
+    over those models (``c`` their confidence), so a metric moves a model only among the candidates it scored and
+    moves it more where the space is less sure."""
+    blended = scores.astype(np.float64).copy()
+    where = np.array([m in metric_scores for m in ids])
+    space_part = scores[where]
+    metric_part = np.array([metric_scores[m] for m in ids[where]], dtype=np.float64)
+    mean, std = space_part.mean(), space_part.std() or 1.0
+    z_space = (space_part - mean) / std
+    z_metric = (metric_part - metric_part.mean()) / (metric_part.std() or 1.0)
+    c = confidence[where]
+    blended[where] = mean + std * (c * z_space + (1 - c) * z_metric)
+    return blended
+
+
+def _changed_records(records: pd.DataFrame, previous: pd.DataFrame) -> pd.DataFrame:
+    """Records that are new, or whose aggregated value changed, since ``previous``."""
+    merged = records.merge(previous, on=["model", "task"], how="left", suffixes=("", "_before"))
+    changed = merged["value_before"].isna() | (merged["value"] != merged["value_before"])
+    return merged.loc[changed, ["model", "task", "value"]].reset_index(drop=True)

@@ -1,0 +1,85 @@
+"""The product loop end to end on real benchmark records: init, train, recommend, add history, retrain."""
+import json
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from benchmark.loaders import load
+from fennec.cli import main
+from fennec.recommend import Recommender
+from fennec.workspace import Workspace
+
+
+@pytest.fixture(scope="module")
+def sfda_without_pets(tmp_path_factory, data_dir):
+    """A workspace holding the SFDA 11 x 11 history without the pets task, trained once."""
+    bench = load("sfda11")
+    root = tmp_path_factory.mktemp("rec")
+    held = bench.records[bench.records["task"] == "pets"]
+    held[["model", "task", "value"]].to_csv(root / "pets.csv", index=False)
+    kept = bench.records[bench.records["task"] != "pets"]
+    kept[["model", "task", "value"]].to_csv(root / "history.csv", index=False)
+    ws_path = root / "ws"
+    assert main(["init", str(ws_path), "--from", str(root / "history.csv")]) == 0
+    ws = Workspace.open(ws_path)
+    ws.add_cards({t: c for t, c in bench.task_cards.items() if t != "pets"})
+    ws.add_cards(bench.model_cards)
+    assert main(["train", "-w", str(ws_path)]) == 0
+    return ws_path, root / "pets.csv", bench
+
+
+def _agreement(ranking, truth):
+    scores = {r["model"]: r["score"] for r in ranking}
+    common = [m for m in truth.index if m in scores]
+    return stats.weightedtau([scores[m] for m in common], truth[common].to_numpy()).statistic
+
+
+def test_new_task_results_change_the_next_recommendation_for_a_similar_task(sfda_without_pets, capsys):
+    ws_path, pets_csv, bench = sfda_without_pets
+    query = bench.task_cards["pets"]  # a new pets-like task: same label names, no history of its own
+    truth = bench.records[bench.records["task"] == "pets"].set_index("model")["value"]
+    ws = Workspace.open(ws_path)
+    before = Recommender(ws).recommend(query, k=11, fallback="none")
+    assert main(["history", "add", str(pets_csv), "-w", str(ws_path)]) == 0
+    capsys.readouterr()
+    assert main(["train", "--incremental", "-w", str(ws_path), "--json"]) == 0
+    trained = json.loads(capsys.readouterr().out)
+    assert "update" in trained["mode"]
+    after = Recommender(ws).recommend(query, k=11, fallback="none")
+    assert after.space_version != before.space_version
+    assert [r["model"] for r in after.ranking] != [r["model"] for r in before.ranking]
+    assert _agreement(after.ranking, truth) > _agreement(before.ranking, truth)
+
+
+def test_previous_version_stays_loadable(sfda_without_pets):
+    ws_path, _, bench = sfda_without_pets
+    ws = Workspace.open(ws_path)
+    first = ws.versions()[0]
+    rec = Recommender(ws).recommend(bench.task_cards["dtd"], k=3, fallback="none", version=first)
+    assert rec.space_version == first and len(rec.ranking) == 3
+
+
+def test_recommend_cli_json_and_errors(sfda_without_pets, tmp_path, capsys):
+    ws_path, _, _ = sfda_without_pets
+    task = tmp_path / "task"
+    rng = np.random.default_rng(0)
+    from PIL import Image
+
+    for label in ("cat", "dog"):
+        (task / label).mkdir(parents=True)
+        for i in range(3):
+            Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(task / label / f"{i}.png")
+    capsys.readouterr()
+    assert main(["recommend", str(task), "-w", str(ws_path), "--top", "3", "--json", "--fallback", "none"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert {"task", "ranking", "fallback", "space_version"} <= set(result)
+    assert len(result["ranking"]) == 3 and {"model", "score", "confidence"} <= set(result["ranking"][0])
+    assert result["fallback"] is None
+    (tmp_path / "empty").mkdir()
+    for argv, expected in [(["recommend", str(tmp_path / "empty"), "-w", str(ws_path)], "empty"),
+                           (["recommend", str(tmp_path / "nope"), "-w", str(ws_path)], "does not exist"),
+                           (["recommend", str(task), "-w", str(tmp_path / "nows")], "does not exist")]:
+        assert main(argv) != 0
+        err = capsys.readouterr().err
+        assert expected in err.lower() and "Traceback" not in err
