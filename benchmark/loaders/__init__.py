@@ -2,7 +2,7 @@
 
 >>> from benchmark.loaders import available
 >>> available()
-['sfda11', 'shift', 'transfergraph', 'transfergraph8']
+['minizoo', 'sfda11', 'shift', 'transfergraph', 'transfergraph8']
 
 ``load(name)`` reads a named benchmark from the data directory (``FENNEC_DATA``; missing files are downloaded when
 the network is allowed); ``load(path)`` reads a CSV or Parquet file with columns ``model, task, value``.
@@ -31,7 +31,15 @@ _LOADERS: dict[str, Callable[..., Benchmark]] = {
     "shift": load_shift,
     "transfergraph": load_transfergraph,
     "transfergraph8": partial(load_transfergraph, targets=TARGETS8),
+    # the mini-zoo's artefacts ship inside the package, so it ignores the data directory
+    "minizoo": lambda root=None: _minizoo(),
 }
+
+
+def _minizoo() -> Benchmark:
+    from ..minizoo import load_minizoo
+
+    return load_minizoo()
 
 
 def available() -> list[str]:
@@ -47,6 +55,7 @@ _REQUIRED: dict[str, list[str]] = {
                       "transfergraph/target_dataset_features.csv"],
 }
 _REQUIRED["transfergraph8"] = _REQUIRED["transfergraph"]
+_REQUIRED["minizoo"] = []
 
 
 @lru_cache(maxsize=16)

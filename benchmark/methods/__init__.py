@@ -17,7 +17,7 @@ from ._published import PublishedScores
 __all__ = ["PUBLISHED", "available", "create_method", "register_method"]
 
 #: Methods that read scores a benchmark publishes (they apply only where its task cards carry them).
-PUBLISHED = frozenset({"logme", "hscore", "knn1"})
+PUBLISHED = frozenset({"logme", "hscore", "knn1", "sfda"})
 
 _REGISTRY: dict[str, Callable[..., Method]] = {
     "popularity": Popularity,
@@ -27,6 +27,7 @@ _REGISTRY: dict[str, Callable[..., Method]] = {
     "logme": lambda: PublishedScores("logme"),
     "hscore": lambda: PublishedScores("hscore"),
     "knn1": lambda: PublishedScores("knn1"),
+    "sfda": lambda: PublishedScores("sfda"),
 }
 
 

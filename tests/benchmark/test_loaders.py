@@ -40,7 +40,7 @@ def _raw_rows(path: Path) -> list[dict[str, str]]:
 # --- named benchmarks -----------------------------------------------------------------------------------------------
 
 def test_available_and_unknown_name() -> None:
-    assert available() == ["sfda11", "shift", "transfergraph", "transfergraph8"]
+    assert available() == ["minizoo", "sfda11", "shift", "transfergraph", "transfergraph8"]
     with pytest.raises(UnknownNameError, match="Unknown benchmark 'shfit'") as err:
         load("shfit")
     assert "'shift'" in (err.value.hint or "")
