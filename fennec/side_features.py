@@ -49,7 +49,7 @@ def _archi2vec(cards: list[ModelCard]) -> np.ndarray | None:
 
         vectors = dict(zip(archs, archi2vec.encode(archs)))
     except Exception as err:  # no trained encoder yet, or an architecture it cannot trace: metadata only
-        warnings.warn(f"fennec method: archi2vec features skipped ({type(err).__name__}: {err})", stacklevel=2)
+        warnings.warn(f"side features: archi2vec vectors skipped ({type(err).__name__}: {err})", stacklevel=2)
         return None
     dim = len(next(iter(vectors.values())))
     rows = [np.r_[vectors[c.arch], 1.0] if c.arch in vectors else np.zeros(dim + 1) for c in cards]

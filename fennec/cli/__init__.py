@@ -19,6 +19,7 @@ __all__ = ["cli", "main", "run_click"]
 # module name -> command name; modules are imported lazily so `fennec --help` stays fast.
 _GROUPS: dict[str, str] = {
     "benchmark": "benchmark",
+    "demo": "demo",
     "init": "init",
     "history": "history",
     "train": "train",
