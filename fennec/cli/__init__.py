@@ -23,6 +23,7 @@ _GROUPS: dict[str, str] = {
     "init": "init",
     "history": "history",
     "train": "train",
+    "models": "models",
     "recommend": "recommend",
     "embed": "embed",
     "score": "score",
@@ -70,11 +71,22 @@ def run_click(command: click.Command, argv: list[str] | None, prog_name: str) ->
         exc.show()
         return exc.exit_code
     except (FennecError, FileNotFoundError, PermissionError, KeyboardInterrupt) as exc:
-        if _config.debug():
-            raise
-        _print_error(exc)
-        return 1
+        return _report(exc)
+    except Exception as exc:
+        # archi2vec (the lowest layer) has its own error base with the same message + hint shape; it is loaded
+        # whenever one of its errors can be raised, so look it up without importing it here.
+        archi2vec = sys.modules.get("archi2vec")
+        if archi2vec is not None and isinstance(exc, archi2vec.Archi2VecError):
+            return _report(exc)
+        raise
     return 0
+
+
+def _report(exc: BaseException) -> int:
+    if _config.debug():
+        raise exc
+    _print_error(exc)
+    return 1
 
 
 def _print_error(exc: BaseException) -> None:
