@@ -1,0 +1,50 @@
+"""``fennec score``: rank models on a folder of images with a cold-start transferability metric (SFDA, LogME...)."""
+from __future__ import annotations
+
+import json
+
+import click
+
+from fennec.cli.embed import load_cli_task, task_options, warnings_as_lines
+
+__all__ = ["command"]
+
+
+@click.command("score", epilog="""\b
+Examples:
+  fennec score ./my_task --metric sfda --models efficientnet_lite0,efficientnet_lite1,efficientnet_lite2
+  fennec score ./my_task --metric logme --json     # every registered model, JSON ranking
+""")
+@task_options
+@click.option("--metric", default="sfda", show_default=True, help="Metric name (fennec.metrics.available()).")
+@click.option("--models", default=None,
+              help="Comma-separated model names (default: every registered model, fennec.features.list_models()).")
+@click.option("--json", "as_json", is_flag=True, help="Print the ranking as JSON.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True, help="Images per batch.")
+@click.option("--device", default=None, help="Torch device (default: cuda when available, else cpu).")
+@click.option("--no-cache", is_flag=True, help="Recompute features even when they are cached.")
+def command(task_dir: str, max_per_class: int, max_images: int, seed: int, metric: str, models: str | None,
+            as_json: bool, batch_size: int, device: str | None, no_cache: bool) -> None:
+    """Score each model on the labelled images in TASK_DIR (DIR/<class name>/*.jpg or a path,label CSV).
+
+    Each model's penultimate features (or, for LEEP/NCE, its ImageNet class probabilities) on the images are fed to
+    the metric; higher means "expected to fine-tune better". Models are ranked best first.
+    """
+    from fennec.features import list_models
+    from fennec.scoring import score_models
+
+    names = [m.strip() for m in models.split(",") if m.strip()] if models else list_models()
+    if not names:
+        raise click.BadParameter("give at least one model name", param_hint="--models")
+    with warnings_as_lines():
+        task = load_cli_task(task_dir, max_per_class, max_images, seed)
+        rows = score_models(task, names, metric, batch_size=batch_size, device=device, cache=not no_cache)
+    if as_json:
+        click.echo(json.dumps({"task": task.name, "metric": metric, "n_classes": task.n_classes,
+                               "n_images": rows[0]["n_images"], "ranking": rows}))
+        return
+    click.echo(f"{metric} on {task.name} ({task.n_classes} classes, {rows[0]['n_images']} images)")
+    width = max(len("model"), *(len(r["model"]) for r in rows))
+    click.echo(f"{'rank':>4}  {'model':<{width}}  {'score':>12}  {'seconds':>8}")
+    for row in rows:
+        click.echo(f"{row['rank']:>4}  {row['model']:<{width}}  {row['score']:>12.5g}  {row['seconds']:>8.1f}")

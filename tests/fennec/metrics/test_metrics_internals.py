@@ -1,0 +1,64 @@
+"""The shared numerical helpers, and the memory-bounding block loops, which small tasks never split."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import fennec.metrics._gbc
+import fennec.metrics._knn
+import fennec.metrics._linalg
+import fennec.metrics._nleep
+from _metric_tasks import make_task
+from fennec import metrics
+from fennec.metrics._linalg import class_blocks, gram, spd_solve
+from fennec.metrics._validation import prepare
+
+
+def test_spd_solve_uses_cholesky_when_it_can():
+    a = torch.tensor([[4.0, 1.0], [1.0, 3.0]], dtype=torch.float64)
+    b = torch.tensor([[1.0], [2.0]], dtype=torch.float64)
+    torch.testing.assert_close(spd_solve(a, b), torch.linalg.solve(a, b))
+
+
+def test_spd_solve_falls_back_to_the_pseudo_inverse_when_singular():
+    v = torch.tensor([[1.0], [2.0], [2.0]], dtype=torch.float64)
+    a = v @ v.T  # rank one: Cholesky fails
+    b = torch.tensor([[3.0], [6.0], [6.0]], dtype=torch.float64)
+    torch.testing.assert_close(spd_solve(a, b), torch.linalg.pinv(a) @ b)
+
+
+def test_class_blocks_hold_each_class_rows_in_order():
+    x, y = make_task(n=30, d=4, c=3)
+    x_t, lab = prepare(x, y, metric="test", device=None, dtype=torch.float64)
+    blocks = list(class_blocks(x_t, lab, max_elements=50))  # n_max * D = 40 elements: one class per block
+    assert len(blocks) == 3
+    for part, block in blocks:
+        for j, c in enumerate(range(part.start, part.stop)):
+            rows = x[lab.codes.numpy() == c]
+            np.testing.assert_array_equal(block[j, : len(rows)].numpy(), rows)
+            assert not block[j, len(rows):].any()
+
+
+@pytest.mark.parametrize("module, name", [(fennec.metrics._knn, "knn"), (fennec.metrics._gbc, "gbc"),
+                                          (fennec.metrics._nleep, "nleep")])
+def test_splitting_into_blocks_does_not_change_the_score(monkeypatch, module, name):
+    x, y = make_task(n=60, d=5, c=4)
+    whole = metrics.get(name)(x, y)
+    monkeypatch.setattr(module, "MAX_BLOCK_ELEMENTS", 64)
+    assert metrics.get(name)(x, y) == pytest.approx(whole, rel=1e-12)
+
+
+def test_transrate_in_blocks_of_one_class(monkeypatch):
+    x, y = make_task(n=60, d=5, c=4)
+    whole = metrics.transrate(x, y)
+    monkeypatch.setattr(fennec.metrics._linalg, "MAX_BLOCK_ELEMENTS", 1)
+    assert metrics.transrate(x, y) == pytest.approx(whole, rel=1e-12)
+
+
+@pytest.mark.parametrize("d", [100, 700, 2100])  # one block, 2 blocks, 8 blocks
+def test_gram_equals_the_full_product_and_is_symmetric(d):
+    x = torch.as_tensor(np.random.default_rng(0).normal(size=(50, d)))
+    g = gram(x)
+    torch.testing.assert_close(g, x.T @ x, rtol=1e-12, atol=1e-10)
+    assert torch.equal(g, g.T)

@@ -1,0 +1,150 @@
+"""LogME and SFDA against the authors' reference values, and their documented deviations from the reference."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import scipy.linalg
+import scipy.special
+import scipy.stats
+import torch
+
+from _metric_tasks import FIXTURES, make_task, requires_cuda
+from fennec.metrics import logme, sfda
+from fennec.metrics._logme import _log_evidence, _posterior_terms, _spectral_projection
+from fennec.metrics._sfda import _lda_proba
+from fennec.metrics._validation import prepare
+
+
+def _cases() -> list[str]:
+    path = FIXTURES / "metrics_expected.json"
+    return sorted(json.loads(path.read_text())) if path.is_file() else []
+
+
+@pytest.fixture(scope="module")
+def reference():
+    if not (FIXTURES / "metrics_cases.npz").is_file():
+        pytest.skip(f"reference fixtures not found in {FIXTURES}")
+    arrays = np.load(FIXTURES / "metrics_cases.npz")
+    expected = json.loads((FIXTURES / "metrics_expected.json").read_text())
+    return arrays, expected
+
+
+def test_fixture_cases_are_present():
+    assert len(_cases()) >= 3, f"expected the reference cases in {FIXTURES}"
+
+
+@pytest.mark.parametrize("case", _cases())
+@pytest.mark.parametrize("name, metric", [("logme", logme), ("sfda", sfda)])
+def test_matches_reference_values(reference, case, name, metric):
+    arrays, expected = reference
+    x, y = arrays[f"{case}__X"], arrays[f"{case}__y"]
+    assert x.shape == (expected[case]["N"], expected[case]["D"])
+    value = metric(x, y)
+    assert value == pytest.approx(expected[case][name], rel=1e-6)
+
+
+@requires_cuda
+@pytest.mark.parametrize("case", _cases())
+@pytest.mark.parametrize("name, metric", [("logme", logme), ("sfda", sfda)])
+def test_matches_reference_values_on_cuda(reference, case, name, metric):
+    arrays, expected = reference
+    x = torch.as_tensor(arrays[f"{case}__X"], device="cuda")
+    assert metric(x, arrays[f"{case}__y"]) == pytest.approx(expected[case][name], rel=1e-6)
+
+
+# --- LogME -----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n, d", [(60, 5), (8, 20)])  # k = D, and k = N < D where the exact log-det matters
+def test_logme_evidence_is_the_gaussian_marginal_likelihood(n, d):
+    """At any (alpha, beta), the evidence formula must equal log N(y | 0, I/beta + F F^T / alpha)."""
+    rng = np.random.default_rng(3)
+    f = rng.normal(size=(n, d))
+    y = (rng.random(n) < 0.4).astype(float)
+    x_t, y_t = torch.as_tensor(f), torch.as_tensor(y)[:, None]
+    sigma, proj = _spectral_projection(x_t, y_t)
+    r0 = (y_t**2).sum(0) - (proj**2).sum(0)
+    for alpha, beta in [(0.7, 3.0), (5.0, 0.2)]:
+        t = torch.tensor([alpha / beta], dtype=torch.float64)
+        _, m2, res2 = _posterior_terms(t, sigma, proj**2, r0)
+        ours = _log_evidence(torch.tensor([alpha]).double(), torch.tensor([beta]).double(), m2, res2, sigma, n, d)
+        exact = scipy.stats.multivariate_normal(np.zeros(n), np.eye(n) / beta + f @ f.T / alpha).logpdf(y)
+        assert float(ours[0]) == pytest.approx(exact, rel=1e-8)
+
+
+def test_logme_ignores_all_zero_columns():
+    x, y = make_task(n=200, d=10)
+    padded = np.hstack([x, np.zeros((200, 6))])
+    assert logme(padded, y) == pytest.approx(logme(x, y), rel=1e-9)
+
+
+def test_logme_ignores_all_zero_columns_when_n_below_d():
+    x, y = make_task(n=30, d=40, c=3)
+    padded = np.hstack([x, np.zeros((30, 25))])
+    assert logme(padded, y) == pytest.approx(logme(x, y), rel=1e-9)
+
+
+def test_logme_is_unchanged_by_duplicating_every_column():
+    """[F, F] is the same model with the prior variance doubled, which the maximisation over alpha absorbs.
+
+    The fixed point starts from alpha = beta = 1 and stops at a relative tolerance of 1e-3, so the two runs reach
+    the same optimum only up to that tolerance (the evidence is flat there: second order).
+    """
+    x, y = make_task(n=200, d=10)
+    assert logme(np.hstack([x, x]), y, max_iter=100, tol=1e-10) == pytest.approx(
+        logme(x, y, max_iter=100, tol=1e-10), rel=1e-6)
+
+
+def test_logme_regression_targets_are_columns():
+    x, y = make_task(n=150, d=8)
+    onehot = (y[:, None] == np.unique(y)[None, :]).astype(float)
+    assert logme(x, onehot) == pytest.approx(logme(x, y), rel=1e-12)
+    targets = x[:, :2] @ np.array([[1.0, 0.5], [-0.3, 2.0]])
+    assert logme(x, targets) > logme(x, np.random.default_rng(0).permutation(targets))
+
+
+def test_logme_rejects_all_zero_features():
+    with pytest.raises(ValueError, match="all zero"):
+        logme(np.zeros((10, 3)), [0, 1] * 5)
+
+
+# --- SFDA ------------------------------------------------------------------------------------------------------
+
+
+def test_sfda_closed_form_equals_generalized_eigenbasis():
+    """coef = M shrink(S_w)^{-1} must equal the reference's M W W^T from eigh(S_b, shrink(S_w))."""
+    x, y = make_task(n=60, d=5, c=3, separation=1.0)
+    x_t, lab = prepare(x, y, metric="sfda", device=None, dtype=torch.float64)
+    proba, lam, means = _lda_proba(x_t, lab, shrinkage=None)
+    codes = lab.codes.numpy()
+    priors = np.bincount(codes) / len(codes)
+    mu = means.numpy()
+    s_w = sum(p * np.cov(x[codes == c].T, bias=True) for c, p in enumerate(priors))
+    shrink = lambda s: (1 - lam) * s + lam * np.trace(s) / 5 * np.eye(5)  # noqa: E731
+    s_b = shrink(np.cov(x.T, bias=True)) - shrink(s_w)
+    _, w = scipy.linalg.eigh(s_b, shrink(s_w))
+    coef = mu @ w @ w.T
+    logits = x @ coef.T - 0.5 * np.sum(mu * coef, axis=1) + np.log(priors)
+    expected = scipy.special.softmax(logits, axis=1)
+    np.testing.assert_allclose(proba.numpy(), expected, rtol=1e-9, atol=1e-12)
+
+
+def test_sfda_saturates_with_few_samples_and_pca_restores_a_ranking():
+    """Documented behaviour: with N << D every labelling scores about 1; n_components brings back a ranking."""
+    x, y = make_task(n=40, d=400, c=4, separation=4.0)
+    shuffled = np.random.default_rng(1).permutation(y)
+    assert sfda(x, y) > 0.99 and sfda(x, shuffled) > 0.99
+    assert sfda(x, y, n_components=8) > sfda(x, shuffled, n_components=8) + 0.2
+
+
+def test_sfda_pca_with_all_components_keeps_the_score():
+    """PCA keeping every component is a rotation plus a shift, to which the discriminant is invariant.
+
+    (The power-iteration estimate of the shrinkage is not rotation-invariant: the features are scaled so that the
+    shrinkage sits at its 1e-10 floor in both runs.)
+    """
+    x, y = make_task(n=120, d=6)
+    x = 10 * x
+    assert sfda(x, y, n_components=6) == pytest.approx(sfda(x, y), rel=1e-9)
