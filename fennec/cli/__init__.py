@@ -49,9 +49,16 @@ def cli() -> None:
     """Fennec: which pre-trained models to fine-tune for a new task, from a learned transfer space.
 
     \b
-    Examples:
-      fennec init ws --from sfda11        # a workspace from a released benchmark
-      fennec recommend ./my_task --top 5  # rank the zoo for a folder of images
+    Examples (one per job; every command has --help and --json):
+      fennec demo                                  # the whole loop offline, on the built-in mini-zoo
+      fennec init ws --from sfda11                 # a workspace seeded from a released benchmark
+      fennec history add results.csv -w ws         # record fine-tuning results (model,task,value)
+      fennec train --incremental -w ws             # (re)fit the transfer space
+      fennec recommend ./my_task -w ws --explain   # rank the zoo for a folder of images
+      fennec models add timm:resnet50 -w ws        # a new model enters by its architecture
+      fennec score ./my_task --metric sfda         # cold-start metric on models with local weights
+      fennec embed ./my_task --proxy labels        # a task's proxy vector
+      fennec benchmark run --history shift --protocol cold-task --method popularity
     """
 
 
