@@ -31,6 +31,15 @@ _REGISTRY: dict[str, Callable[..., Method]] = {
 }
 
 
+def _fennec(**kwargs) -> Method:
+    from ._fennec import FennecMethod  # torch and the proxies load only when the method is used
+
+    return FennecMethod(**kwargs)
+
+
+_REGISTRY["fennec"] = _fennec
+
+
 def register_method(name: str, factory: Callable[..., Method]) -> None:
     """Make ``factory`` available to :func:`create_method` under ``name``."""
     _REGISTRY[name] = factory
