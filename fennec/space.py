@@ -44,6 +44,8 @@ _FORMAT = 1
 _HALF_EVIDENCE = 5.0
 #: Rows used to estimate a side-feature bandwidth (the median nearest-neighbour distance) on large zoos.
 _BANDWIDTH_SAMPLE = 2000
+#: Floor of the fitted weight of the model prior in the few-shot fold-in (see ``TransferSpace._fold_in``).
+_MIN_BIAS_WEIGHT = 0.25
 #: Prior precision of the free intercept in the few-shot ridge solve (almost unregularised).
 _INTERCEPT_ALPHA = 1e-3
 #: Ridge penalty of the regression from standardised model features to the model bias (cold models).
@@ -754,7 +756,8 @@ class TransferSpace(BaseEstimator):
         absorbs a mismatch between the spread of the revealed z-scores and of the scores. ``(beta, v)`` has a
         g-prior centred on ``(1, prior)`` with precision ``fold_in_alpha * X'X / n`` (``X = [b, U]`` over all
         models, centred): the prior counts as ``fold_in_alpha`` revealed results, whatever the scale of the space. The task
-        vector is ``v`` (not rescaled by ``beta``: a poorly estimated ``beta`` may not turn the prior off).
+        vector is ``v / max(beta, 0.25)``: the fitted order, with a floor so that a poorly estimated ``beta`` cannot turn
+        the prior off or flip it.
         """
         if not revealed:
             return np.asarray(prior, np.float64)
@@ -766,7 +769,9 @@ class TransferSpace(BaseEstimator):
         penalty[1:, 1:] = self.fold_in_alpha * self._fold_in_moment
         w0 = np.concatenate([[0.0, 1.0], prior])
         w = np.linalg.solve(design.T @ design + penalty, design.T @ target + penalty @ w0)
-        return w[2:]
+        # Scores are b_m + <u_m, v>: dividing v by beta keeps the fitted order (beta b + U v); beta is floored so a
+        # poorly estimated (near-zero or negative) beta cannot blow v up or flip the model prior.
+        return w[2:] / max(w[1], _MIN_BIAS_WEIGHT)
 
     @staticmethod
     def _positions(names: pd.Series, positions: dict[str, int], kind: str) -> np.ndarray:
