@@ -79,4 +79,7 @@ class Method(Protocol):
 
     def score(self, task_card: TaskCard, revealed: pd.DataFrame) -> dict[str, float]: ...
 
+    # Optional: ``next(task_card, revealed, candidates) -> str``, the model of ``candidates`` to fine-tune next
+    # (used by the budget protocol; without it the best untried model of ``score`` is taken).
+
 

@@ -107,7 +107,8 @@ def budget(bench: Benchmark, make_method: MethodFactory, budgets: Iterable[int] 
            tasks: Iterable[str] | None = None) -> TaskMeasures:
     """Budgeted selection on a cold task: propose a model, see its true value, update, until B models were tried.
 
-    A method with ``next(task_card, tried)`` (``tried`` the revealed records) chooses adaptively; any other method is
+    A method with ``next(task_card, tried, candidates)`` (``tried`` the revealed records, ``candidates`` the models
+    that have a result on the task) chooses adaptively; any other method is
     re-scored with the tried records revealed and its best untried model is taken (for a method that ignores revealed
     records this is its own top-B). Measures per B: ``regret@B{B}`` (best truth minus best tried) and ``rel@B{B}``.
     """
@@ -135,7 +136,9 @@ def _select_sequentially(method: Method, card, held: pd.DataFrame, n: int) -> li
     for _ in range(min(n, len(candidates))):
         revealed = held.loc[held["model"].isin(tried)]
         if hasattr(method, "next"):
-            choice = method.next(card, revealed)
+            choice = method.next(card, revealed, [m for m in candidates if m not in tried])
+            if choice not in candidates or choice in tried:
+                raise ValueError(f"{type(method).__name__}.next proposed {choice!r}, not an untried candidate")
         else:
             scores = method.score(card, revealed)
             ranked = np.array([scores.get(m, -np.inf) for m in candidates], dtype=np.float64)

@@ -25,8 +25,7 @@ import yaml
 from fennec.errors import InputError
 
 from .loaders import load
-from .methods import PUBLISHED
-from .runner import evaluate
+from .runner import evaluate, method_applies
 
 __all__ = ["run_suite", "write_report"]
 
@@ -63,7 +62,7 @@ def run_suite(config_path: Path, out: Path | None = None) -> Path:
         bench = load(name)
         for run in runs:
             for method in methods:
-                if method in PUBLISHED and method not in bench.published_metrics():
+                if not method_applies(bench, method):
                     continue
                 result = evaluate(bench, run["protocol"], method, pools=run.get("pools", 0),
                                   **_protocol_options(run))

@@ -9,12 +9,23 @@ from ._types import Benchmark
 from .methods import PUBLISHED, create_method
 from .protocols import mean_over_tasks, run
 
-__all__ = ["evaluate", "check_method_applies"]
+__all__ = ["evaluate", "check_method_applies", "method_applies"]
+
+
+#: Methods that blend the space with whichever published metric a benchmark carries (they need at least one).
+NEEDS_ANY_PUBLISHED = frozenset({"fennec+metric"})
+
+
+def method_applies(bench: Benchmark, method: str) -> bool:
+    """Whether ``bench`` carries the published scores ``method`` needs (always true for the other methods)."""
+    if method in PUBLISHED:
+        return method in bench.published_metrics()
+    return method not in NEEDS_ANY_PUBLISHED or bool(bench.published_metrics())
 
 
 def check_method_applies(bench: Benchmark, method: str) -> None:
     """Raise a clear error when ``method`` needs published scores that ``bench`` does not carry."""
-    if method in PUBLISHED and method not in bench.published_metrics():
+    if not method_applies(bench, method):
         carried = ", ".join(bench.published_metrics()) or "none"
         raise InputError(f"Benchmark {bench.name!r} carries no published {method!r} scores (it has: {carried}).",
                          hint="choose another --method, e.g. popularity")

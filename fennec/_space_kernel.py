@@ -9,9 +9,12 @@ A task known only by its side features ``psi`` gets
 
 over the training tasks ``j`` (``v_bar``: their mean vector, i.e. the popularity prior). ``kappa`` is the weight of
 the prior: a task far from every training task gets ``v_bar``, one close to a few of them leans towards their
-vectors. The width ``h`` and the prior weight ``kappa`` are chosen by leave-one-task-out on the training tasks
-themselves (each training task predicted from the others, ranked against its own records); when no setting beats
-the prior by a margin, the side features are not used at all (``kappa = inf``).
+vectors. The side features may come in blocks (label-name embedding, description embedding, size, a vision proxy's
+distances...): the distance is then the root mean square of the per-block distances (each per square root of its
+dimension), over one block or over all of them (a *view*), so that a 13-column block is not drowned by a
+768-column one. The view, the width ``h`` and the prior weight ``kappa`` are chosen by leave-one-task-out on the
+training tasks themselves (each training task predicted from the others, ranked against its own records); when no
+setting beats the prior by a margin, the side features are not used at all (``kappa = inf``).
 """
 from __future__ import annotations
 
@@ -21,7 +24,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-__all__ = ["TaskKernel", "calibrate_task_kernel", "scaled_distances"]
+from fennec.errors import InputError
+
+__all__ = ["TaskKernel", "calibrate_task_kernel", "block_distances", "scaled_distances", "views_of"]
 
 #: Candidate widths, in multiples of the median nearest-neighbour spacing of the training tasks.
 WIDTHS = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0)
@@ -38,25 +43,58 @@ def scaled_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.sqrt(np.maximum(sq, 0.0) / max(a.shape[1], 1))
 
 
+Blocks = tuple[tuple[int, int], ...]
+
+
+def block_distances(a: np.ndarray, b: np.ndarray, blocks: Blocks = ()) -> np.ndarray:
+    """Root mean square over ``blocks`` (column ranges; all columns when empty) of :func:`scaled_distances`."""
+    if not blocks:
+        return scaled_distances(a, b)
+    squares = [scaled_distances(a[:, lo:hi], b[:, lo:hi]) ** 2 for lo, hi in blocks]
+    return np.sqrt(np.mean(squares, axis=0))
+
+
+def views_of(sizes: tuple[int, ...] | None, dim: int) -> list[Blocks]:
+    """Candidate views for blocks of the given ``sizes`` (summing to ``dim``): all columns as one block, each block
+    alone, all blocks with equal weight; only the first when there are no blocks."""
+    if not sizes or len(sizes) < 2:
+        return [()]
+    if sum(sizes) != dim:
+        raise InputError(f"`task_blocks` of TransferSpace must sum to the number of task feature columns ({dim}). "
+                         f"Got {list(sizes)} (sum {sum(sizes)}) instead.")
+    ends = np.cumsum(sizes)
+    blocks = tuple((int(e - n), int(e)) for n, e in zip(sizes, ends))
+    return [()] + [(block,) for block in blocks] + [blocks]
+
+
 @dataclass
 class TaskKernel:
-    """The calibrated kernel: training task features and rows, width ``h`` and prior weight ``kappa``."""
+    """The calibrated kernel: training task features and rows, view (column blocks), width ``h`` and prior
+    weight ``kappa``."""
 
     points: np.ndarray
     rows: np.ndarray
     width: float = 1.0
     prior: float = float("inf")
+    blocks: Blocks = ()
 
-    def predict(self, queries: np.ndarray, vectors: np.ndarray, mean: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Task vectors (n, d) for standardised side features (n, q), and the weight of the data against the prior
-        (``sum k / (sum k + kappa)``, in [0, 1]: 0 when the features say nothing)."""
+    def weights(self, queries: np.ndarray, n_tasks: int) -> tuple[np.ndarray, np.ndarray]:
+        """Weights (n, n_tasks) over the training tasks, summing to 1, for standardised side features (n, q), and
+        the weight of the data against the prior (``sum k / (sum k + kappa)``, in [0, 1]: 0 when the features say
+        nothing).
+
+        Task ``j`` weighs ``(k_j + kappa / n_tasks) / (sum k + kappa)``, so the weighted mean of the training task
+        vectors is the kernel regression of the module docstring; without a usable kernel the weights are uniform
+        (their mean vector is the prior ``v_bar``).
+        """
         n = queries.shape[0]
         if not np.isfinite(self.prior) or self.points.shape[0] == 0:
-            return np.broadcast_to(mean, (n, len(mean))).astype(np.float64), np.zeros(n)
-        weights = np.exp2(-(scaled_distances(queries, self.points) / self.width) ** 2)
-        total = weights.sum(1)
-        shifted = weights @ (vectors[self.rows] - mean) / (total + self.prior)[:, None]
-        return mean + shifted, total / (total + self.prior)
+            return np.full((n, n_tasks), 1.0 / n_tasks), np.zeros(n)
+        kernel = np.exp2(-(block_distances(queries, self.points, self.blocks) / self.width) ** 2)
+        total = kernel.sum(1)
+        weights = np.full((n, n_tasks), self.prior / n_tasks)
+        weights[:, self.rows] += kernel
+        return weights / (total + self.prior)[:, None], total / (total + self.prior)
 
 
 def _weighted_tau(predicted: np.ndarray, truth: np.ndarray) -> float:
@@ -67,9 +105,9 @@ def _weighted_tau(predicted: np.ndarray, truth: np.ndarray) -> float:
 
 def calibrate_task_kernel(points: np.ndarray, rows: np.ndarray, vectors: np.ndarray, model_factors: np.ndarray,
                           column: Callable[[int], tuple[np.ndarray, np.ndarray, np.ndarray]],
-                          observed: Callable[[np.ndarray, np.ndarray], np.ndarray], spacing: float,
+                          observed: Callable[[np.ndarray, np.ndarray], np.ndarray], views: list[Blocks],
                           max_tasks: int, rng: np.random.Generator) -> TaskKernel:
-    """Choose width and prior weight by leave-one-task-out over (at most ``max_tasks`` of) the training tasks.
+    """Choose view, width and prior weight by leave-one-task-out over (at most ``max_tasks`` of) the training tasks.
 
     ``column(j)`` gives task row ``j``'s models, their z-scored values and their bias computed without task ``j``;
     ``observed(task_rows, models)`` the z-scores of those tasks on those models (NaN where there is no record);
@@ -86,35 +124,40 @@ def calibrate_task_kernel(points: np.ndarray, rows: np.ndarray, vectors: np.ndar
     chosen = np.arange(len(rows))
     if len(chosen) > max_tasks:
         chosen = np.sort(rng.choice(len(rows), max_tasks, replace=False))
-    widths = np.asarray(WIDTHS) * spacing
-    table = np.zeros((len(chosen), len(widths), len(PRIORS)))
+    settings = [(view, width) for view in views for width in _widths(points, view)]
+    table = np.zeros((len(chosen), len(settings), len(PRIORS)))
     baseline = np.zeros(len(chosen))
-    dist = scaled_distances(points[chosen], points)
+    dists = {view: block_distances(points[chosen], points, view) for view in views}
     total_vector = vectors.sum(0)
     for i, j in enumerate(chosen):
         models, z, bias = column(int(rows[j]))
-        others = rows[np.arange(len(rows)) != j]
+        others = np.arange(len(rows)) != j
         mean = (total_vector - vectors[rows[j]]) / (len(vectors) - 1)
         u = model_factors[models]
-        prior_scores = bias + u @ mean
-        baseline[i] = _weighted_tau(prior_scores, z)
-        seen = observed(others, models).T  # (n_models_j, n_others)
-        deviation = np.where(np.isnan(seen), u @ (vectors[others] - mean).T, seen - prior_scores[:, None])
-        for w, width in enumerate(widths):
-            k = np.exp2(-(dist[i, np.arange(len(rows)) != j] / width) ** 2)
+        baseline[i] = _weighted_tau(bias, z)  # the prior: the model biases alone
+        seen = observed(rows[others], models).T  # (n_models_j, n_others)
+        deviation = np.where(np.isnan(seen), u @ (vectors[rows[others]] - mean).T, seen - bias[:, None])
+        for s, (view, width) in enumerate(settings):
+            k = np.exp2(-(dists[view][i, others] / width) ** 2)
             tilt, mass = deviation @ k, k.sum()
             for p, prior in enumerate(PRIORS):
-                table[i, w, p] = _weighted_tau(prior_scores + tilt / (mass + prior), z)
+                table[i, s, p] = _weighted_tau(bias + tilt / (mass + prior), z)
     best = np.unravel_index(np.argmax(table.mean(0)), table.shape[1:])
     # The gain of the whole procedure, not of its winner: each held-out task is scored by the setting that wins on
     # the other held-out tasks (a best-of-many setting flatters itself on the tasks it was picked on).
     flat = table.reshape(len(chosen), -1)
     picks = np.argmax(flat.sum(0)[None] - flat, axis=1)
     gains = flat[np.arange(len(chosen)), picks] - baseline
-    # tilt only for a clear gain: at least MARGIN, and two standard errors above zero
-    if gains.mean() >= max(MARGIN, 2 * gains.std(ddof=1) / np.sqrt(len(gains))):
-        kernel.width, kernel.prior = float(widths[best[0]]), float(PRIORS[best[1]])
-    import os
-    if os.environ.get("FENNEC_EXP_DEBUG"):
-        print("CALIB", round(baseline.mean(), 3), round(gains.mean(), 3), round(gains.std(ddof=1) / np.sqrt(len(gains)), 3), best, flush=True)
+    # tilt only for a clear gain: at least MARGIN, and one standard error above zero
+    if gains.mean() >= max(MARGIN, gains.std(ddof=1) / np.sqrt(len(gains))):
+        view, width = settings[best[0]]
+        kernel.blocks, kernel.width, kernel.prior = view, float(width), float(PRIORS[best[1]])
     return kernel
+
+
+def _widths(points: np.ndarray, view: Blocks) -> np.ndarray:
+    """Candidate widths of a view: :data:`WIDTHS` times the median nearest-neighbour spacing of the points."""
+    dist = block_distances(points, points, view)
+    np.fill_diagonal(dist, np.inf)
+    spacing = float(np.median(dist.min(1)))
+    return np.asarray(WIDTHS) * (spacing if spacing > 1e-6 else 1.0)

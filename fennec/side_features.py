@@ -2,21 +2,23 @@
 
 - models: family and pre-training data (one-hot), log #parameters, ImageNet top-1 (each with a "missing" flag) and,
   where ``card.arch`` is set and a trained archi2vec encoder is installed, the archi2vec vector;
-- tasks: the ``labels`` proxy embedding of the label names (``fennec.proxy``), log #classes and log training size.
+- tasks: the ``labels`` proxy embedding of the label names and description (``fennec.proxy``), log #classes and
+  log training size, and where the cards carry them, domain distances to other datasets.
 
 Both the recommender and the evaluation harness build them here, so what is evaluated is what users get.
 """
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from fennec.cards import ModelCard, TaskCard
 
-__all__ = ["model_side_features", "task_side_features"]
+__all__ = ["TASK_PARTS", "model_side_features", "shared_domains", "task_feature_blocks",
+           "task_side_features"]
 
 
 def _one_hot(values: list[str | None], min_count: int = 2) -> np.ndarray:
@@ -69,18 +71,39 @@ def model_side_features(cards: Mapping[str, ModelCard]) -> dict[str, np.ndarray]
     return dict(zip(names, matrix))
 
 
-import os
-_PARTS = os.environ.get("FENNEC_EXP_PARTS", "labels,size").split(",")
+#: Parts of the ``labels`` proxy vector used as task side features.
+TASK_PARTS = ("labels", "description")
 
 
-def task_side_features(card: TaskCard, proxy) -> np.ndarray:
-    """Label-name embedding (``labels`` part of the proxy), log #classes and log #training images of a task."""
+def task_side_features(card: TaskCard, proxy, domains: Sequence[str] | None = None,
+                       parts: Sequence[str] = TASK_PARTS) -> np.ndarray:
+    """Task side features: the ``parts`` of the ``labels`` proxy embedding (label names, description), log #classes
+    and log #training images, and with ``domains`` the card's domain distances to those datasets (a vision
+    model's view of how alike the tasks' images are, e.g. TransferGraph's ViT table: 0 to itself, the mean of the
+    known distances where one is missing)."""
     embedded = proxy.embed(card)
-    blocks = []
-    for part in _PARTS:
-        if part == "size":
-            blocks.append([np.log(card.n_classes or 2), np.log(card.n_train or 1000)])
-        else:
-            start, end = embedded.parts[part]
-            blocks.append(embedded.vector[start:end])
+    blocks = [embedded.vector[slice(*embedded.parts[part])] for part in parts]
+    blocks.append(np.array([np.log(card.n_classes or 2), np.log(card.n_train or 1000)]))
+    if domains:
+        known = card.extra.get("domain_similarity", {})
+        row = np.array([0.0 if d == card.name else known.get(d, np.nan) for d in domains], np.float64)
+        blocks.append(np.where(np.isnan(row), np.nanmean(row) if np.isfinite(row).any() else 0.0, row))
     return np.concatenate(blocks).astype(np.float32)
+
+
+def task_feature_blocks(card: TaskCard, proxy, parts: Sequence[str] = TASK_PARTS,
+                        domains: Sequence[str] | None = None) -> list[int]:
+    """Sizes of the blocks of :func:`task_side_features` (one per part, size, domains), for
+    ``TransferSpace(task_blocks=...)``; ``card`` is any task card (the sizes do not depend on it)."""
+    embedded = proxy.embed(card)
+    sizes = [hi - lo for lo, hi in (embedded.parts[part] for part in parts)] + [2]
+    return sizes + [len(domains)] if domains else sizes
+
+
+def shared_domains(cards: Mapping[str, TaskCard]) -> list[str]:
+    """The datasets every card gives a domain distance to (itself counted): the columns of ``domains`` above."""
+    if not cards:
+        return []
+    sets = [set(c.extra.get("domain_similarity", {})) | {c.name} for c in cards.values()]
+    common = set.intersection(*sets)
+    return sorted(common) if len(common) > 1 else []

@@ -31,7 +31,7 @@ from sklearn.base import BaseEstimator
 
 from fennec._space_data import (FeatureTable, as_revealed, coerce_records, kernel_confidence, nn_bandwidth,
                                 task_zscores, zscore)
-from fennec._space_kernel import TaskKernel, calibrate_task_kernel
+from fennec._space_kernel import TaskKernel, calibrate_task_kernel, views_of
 from fennec._space_net import SpaceNet
 from fennec._space_train import TrainData, train
 from fennec.errors import InputError, NotFittedError, UnknownNameError
@@ -61,6 +61,7 @@ _CONSTRAINTS = {
     "batch_size": (Integral, 2, None), "n_epochs": (Integral, 1, None), "min_steps": (Integral, 0, None),
     "lr": (Real, 1e-12, None), "l2": (Real, 0.0, None), "weight_decay": (Real, 0.0, None),
     "init_scale": (Real, 0.0, None), "bias_shrink": (Real, 0.0, None), "fold_in_alpha": (Real, 1e-12, None),
+    "fold_in_temperature": (Real, 1e-6, None),
     "calibration_tasks": (Integral, 0, None), "update_epochs": (Integral, 1, None),
     "update_min_steps": (Integral, 0, None), "replay_ratio": (Real, 0.0, None), "explore": (Real, 0.0, None),
 }
@@ -101,8 +102,14 @@ class TransferSpace(BaseEstimator):
     bias_shrink : float, default=1.0
         Pseudo-count of the model bias: ``b_m = (sum of m's z-scores + bias_shrink * prior_m) / (n_m +
         bias_shrink)``, with ``prior_m`` a ridge regression of the biases on the model side features.
-    fold_in_alpha : float, default=5.0
-        Weight of the cold-start vector in the few-shot fold-in, in revealed results (a g-prior: see ``score``).
+    fold_in_temperature : float, default=1.8
+        How sharply revealed results reweight the training tasks in the few-shot fold-in (smaller: sharper).
+    fold_in_alpha : float, default=50.0
+        Weight of the reweighted prior vector in the few-shot ridge solve, in revealed results.
+    task_blocks : sequence of int, optional
+        Sizes of consecutive groups of task side-feature columns (e.g. label-name embedding, description embedding,
+        size, a vision proxy's distances). The cold-task kernel is calibrated on each group alone and on all groups
+        with equal weight, so that a small group is not drowned by a wide one; default: one group.
     calibration_tasks : int, default=100
         At most this many training tasks are predicted leave-one-out to calibrate the cold-task kernel.
     update_epochs : int, default=5
@@ -183,7 +190,8 @@ class TransferSpace(BaseEstimator):
     def __init__(self, n_factors: int = 32, *, hidden: int = 64, free_dropout: float = 0.5, rank_weight: float = 1.0,
                  temperature: float = 0.5, list_size: int = 32, batch_size: int = 8192, n_epochs: int = 20,
                  min_steps: int = 300, lr: float = 0.01, l2: float = 1e-4, weight_decay: float = 1e-4,
-                 init_scale: float = 0.1, bias_shrink: float = 1.0, fold_in_alpha: float = 5.0,
+                 init_scale: float = 0.1, bias_shrink: float = 1.0, fold_in_temperature: float = 1.8,
+                 fold_in_alpha: float = 50.0, task_blocks: Sequence[int] | None = None,
                  calibration_tasks: int = 100, update_epochs: int = 5, update_min_steps: int = 50,
                  replay_ratio: float = 1.0, explore: float = 0.5, random_state: int | None = None,
                  verbose: bool = False) -> None:
@@ -201,7 +209,9 @@ class TransferSpace(BaseEstimator):
         self.weight_decay = weight_decay
         self.init_scale = init_scale
         self.bias_shrink = bias_shrink
+        self.fold_in_temperature = fold_in_temperature
         self.fold_in_alpha = fold_in_alpha
+        self.task_blocks = task_blocks
         self.calibration_tasks = calibration_tasks
         self.update_epochs = update_epochs
         self.update_min_steps = update_min_steps
@@ -307,7 +317,7 @@ class TransferSpace(BaseEstimator):
         self._refresh()
         rows = np.flatnonzero(self._task_features.has)  # new tasks join the kernel; its calibration stays
         self.task_kernel_ = TaskKernel(self._task_features.matrix[rows], rows, self.task_kernel_.width,
-                                       self.task_kernel_.prior)
+                                       self.task_kernel_.prior, self.task_kernel_.blocks)
         return self
 
     def add_model(self, model_id: str | Sequence[str], model_features: np.ndarray | None = None) -> "TransferSpace":
@@ -406,7 +416,8 @@ class TransferSpace(BaseEstimator):
             return out_ids[0], out_scores[0]
         return np.stack(out_ids), np.stack(out_scores)
 
-    def next(self, task_features: np.ndarray | None = None, tried: Mapping[str, float] | None = None) -> str:
+    def next(self, task_features: np.ndarray | None = None, tried: Mapping[str, float] | None = None,
+             candidates: Sequence[str] | None = None) -> str:
         """The model to fine-tune next on a task, given the results tried so far.
 
         The untried model with the highest :meth:`next_scores`.
@@ -417,6 +428,8 @@ class TransferSpace(BaseEstimator):
             Side features of the task.
         tried : mapping of str to float, optional
             Results seen so far (model -> value).
+        candidates : sequence of str, optional
+            Choose among these models only (e.g. those that fit the user's hardware); default: the whole space.
 
         Returns
         -------
@@ -424,6 +437,12 @@ class TransferSpace(BaseEstimator):
             A model id not in ``tried``.
         """
         ids, values = self.next_scores(task_features, tried)
+        if candidates is not None:
+            allowed = self._positions(pd.Series(list(candidates), dtype=object), self._model_pos, "model")
+            values = np.where(np.isin(np.arange(len(values)), allowed), values, -np.inf)
+            if not np.isfinite(values).any():
+                raise InputError("`candidates` of TransferSpace.next must contain at least one untried model.",
+                                 hint="pass models that are not in `tried`")
         return str(ids[int(np.argmax(values))])
 
     def next_scores(self, task_features: np.ndarray | None = None,
@@ -511,7 +530,8 @@ class TransferSpace(BaseEstimator):
         meta = {"format": _FORMAT, "model_ids": self.model_ids_, "task_ids": self.task_ids_,
                 "model_feature_dim": self._model_features.dim, "task_feature_dim": self._task_features.dim,
                 "model_bandwidth": self._model_bandwidth, "bias_intercept": self._bias_intercept,
-                "kernel_width": self.task_kernel_.width, "kernel_prior": self.task_kernel_.prior}
+                "kernel_width": self.task_kernel_.width, "kernel_prior": self.task_kernel_.prior,
+                "kernel_blocks": [list(b) for b in self.task_kernel_.blocks]}
         (path / "space.json").write_text(json.dumps(meta))
         (path / "params.json").write_text(json.dumps({"class": type(self).__name__, "params": self.get_params()},
                                                       indent=1))
@@ -550,7 +570,7 @@ class TransferSpace(BaseEstimator):
         for name in _SAVED_VIEWS:  # restored, not recomputed: batched and row-wise forwards differ in the last bit
             setattr(space, name, tensors[f"view.{name}"])
         space.task_kernel_ = TaskKernel(tensors["kernel.points"], tensors["kernel.rows"], meta["kernel_width"],
-                                        meta["kernel_prior"])
+                                        meta["kernel_prior"], tuple(tuple(b) for b in meta.get("kernel_blocks", [])))
         space._model_bandwidth, space._bias_intercept = meta["model_bandwidth"], meta["bias_intercept"]
         seed = space._seed()
         space._rng, space._gen = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
@@ -674,10 +694,10 @@ class TransferSpace(BaseEstimator):
             found = present[tasks][:, models].toarray() > 0
             return np.where(found, values[tasks][:, models].toarray(), np.nan)
 
+        views = views_of(self.task_blocks and tuple(self.task_blocks), tt.dim)
         self.task_kernel_ = calibrate_task_kernel(tt.matrix[rows], rows, self.task_factors_.astype(np.float64),
                                                   self.model_factors_.astype(np.float64), column, observed,
-                                                  nn_bandwidth(tt.matrix[rows]), self.calibration_tasks,
-                                                  np.random.default_rng(0))
+                                                  views, self.calibration_tasks, np.random.default_rng(0))
 
     @torch.no_grad()
     def _refresh(self, new_models: np.ndarray | None = None) -> None:
@@ -740,29 +760,42 @@ class TransferSpace(BaseEstimator):
             n_queries = 1 if single else len(revealed)
         reveals = self._revealed_list(revealed, n_queries)
         if feats is None:
-            cold, kernel = np.broadcast_to(self._task_mean, (n_queries, self.n_factors)), np.zeros(n_queries)
+            weights = np.full((n_queries, len(self.task_ids_)), 1.0 / len(self.task_ids_))
+            kernel = np.zeros(n_queries)
         else:
-            cold, kernel = self.task_kernel_.predict(feats, self.task_factors_.astype(np.float64), self._task_mean)
-        vectors = np.stack([self._fold_in(cold[i], reveals[i]) for i in range(n_queries)])
+            weights, kernel = self.task_kernel_.weights(feats, len(self.task_ids_))
+        vectors = np.stack([self._fold_in(weights[i], reveals[i]) for i in range(n_queries)])
         n_rev = np.array([len(r) for r in reveals], np.float64)
         confidence = 1.0 - (1.0 - kernel) * (1.0 - n_rev / (n_rev + _HALF_EVIDENCE))
         return vectors, confidence, single
 
-    def _fold_in(self, prior: np.ndarray, revealed: dict[str, float]) -> np.ndarray:
-        """Ridge solve for the task vector from revealed results.
+    def _fold_in(self, weights: np.ndarray, revealed: dict[str, float]) -> np.ndarray:
+        """The task vector from prior weights over the training tasks and revealed results.
 
-        The revealed values are z-scored among themselves and fitted as ``z ~ c + beta * b_m + <u_m, v>``: a free
-        intercept ``c`` (their mean says nothing about the order) and a weight ``beta`` of the model prior that
-        absorbs a mismatch between the spread of the revealed z-scores and of the scores. ``(beta, v)`` has a
-        g-prior centred on ``(1, prior)`` with precision ``fold_in_alpha * X'X / n`` (``X = [b, U]`` over all
-        models, centred): the prior counts as ``fold_in_alpha`` revealed results, whatever the scale of the space. The task
-        vector is ``v / max(beta, 0.25)``: the fitted order, with a floor so that a poorly estimated ``beta`` cannot turn
-        the prior off or flip it.
+        1. Reweighting: the revealed values are z-scored among themselves; training task ``j`` gets weight
+           ``w_j * exp((k - 1) * rho_j / fold_in_temperature)``, ``rho_j`` the correlation of the revealed values
+           with task ``j``'s scores on the same ``k`` models. The reweighted mean of the training task vectors
+           stays a blend of real tasks: a few results pick the tasks they resemble, never an extrapolation.
+        2. Ridge: ``z ~ c + beta * b_m + <u_m, v>`` fitted to the revealed results, with a free intercept ``c``
+           (their mean says nothing about the order) and a g-prior on ``(beta, v)`` centred on ``(1, step 1)``
+           with precision ``fold_in_alpha * X'X / n`` (``X = [b, U]`` over all models, centred): the prior counts as
+           ``fold_in_alpha`` results, so a handful of results barely move ``v`` while many can reach a task unlike
+           any training task. ``v / max(beta, 0.25)`` is returned: the fitted order, with a floor so that a poorly
+           estimated ``beta`` cannot turn the prior off or flip it.
         """
+        vectors = self.task_factors_.astype(np.float64)
         if not revealed:
-            return np.asarray(prior, np.float64)
+            return weights @ vectors - self._task_mean
         rows = self._positions(pd.Series(list(revealed)), self._model_pos, "model")
         target = zscore(np.fromiter(revealed.values(), np.float64))
+        if len(rows) > 1:
+            scores = self.model_bias_[rows][:, None] + self.model_factors_[rows] @ vectors.T
+            scores = scores - scores.mean(0)
+            rho = scores.T @ target / np.sqrt((scores ** 2).sum(0) * (target ** 2).sum() + 1e-12)
+            logits = np.log(np.maximum(weights, 1e-300)) + (len(rows) - 1) * rho / self.fold_in_temperature
+            weights = np.exp(logits - logits.max())
+            weights /= weights.sum()
+        prior = weights @ vectors - self._task_mean
         design = np.column_stack([np.ones(len(rows)), self.model_bias_[rows], self.model_factors_[rows]])
         penalty = np.zeros((self.n_factors + 2, self.n_factors + 2))
         penalty[0, 0] = _INTERCEPT_ALPHA

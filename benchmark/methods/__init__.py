@@ -37,7 +37,14 @@ def _fennec(**kwargs) -> Method:
     return FennecMethod(**kwargs)
 
 
+def _fennec_metric(**kwargs) -> Method:
+    from ._fennec_metric import FennecMetricMethod
+
+    return FennecMetricMethod(**kwargs)
+
+
 _REGISTRY["fennec"] = _fennec
+_REGISTRY["fennec+metric"] = _fennec_metric
 
 
 def register_method(name: str, factory: Callable[..., Method]) -> None:

@@ -4,44 +4,55 @@ Per protocol split it fits a space on the training records with side features bu
 
 - models: family and pre-training data (one-hot), log #parameters, ImageNet top-1 (each with a "missing" flag) and,
   where ``card.arch`` is set and a trained archi2vec encoder is installed, the archi2vec vector;
-- tasks: the ``labels`` proxy embedding of the label names (``fennec.proxy``), log #classes and log training size.
+- tasks: the ``labels`` proxy embedding of the label names and description (``fennec.proxy``), log #classes and log
+  #training images; on TransferGraph also the ViT domain distances of the task to the other datasets (what a vision
+  proxy would give).
 
 A cold task enters the space through its side features, a few-shot task through its revealed results (ridge
 fold-in), a cold model through its card (``TransferSpace.add_model``). Budgeted selection uses ``TransferSpace.next``.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from fennec.cards import ModelCard, TaskCard
-from fennec.side_features import model_side_features, task_side_features
+from fennec.side_features import (TASK_PARTS, model_side_features, shared_domains, task_feature_blocks,
+                                  task_side_features)
 from fennec.space import TransferSpace
 
 __all__ = ["FennecMethod"]
 
 
 class FennecMethod:
-    """The transfer space, refitted per protocol split.
+    """The transfer space, refitted per protocol split (an average of ``n_seeds`` spaces).
 
     Parameters
     ----------
+    n_seeds : int, default=1
+        Spaces fitted with seeds ``random_state, random_state + 1, ...``; their scores are averaged.
     random_state : int, default=0
-        Seed of the space.
+        Seed of the first space.
+    use_task_features : bool, default=True
+        Give the space the task side features (False: the space knows tasks only by their records).
+    task_parts : sequence of str, default=("labels", "description")
+        Parts of the ``labels`` proxy vector among the task side features.
     **space_params
-        Hyper-parameters of :class:`fennec.space.TransferSpace` (defaults for these small benchmarks below).
+        Hyper-parameters of :class:`fennec.space.TransferSpace`, over :attr:`DEFAULTS`.
     """
 
     #: Small benchmarks (11-292 models, 11-19 tasks): a low-dimensional space, linear encoders, more steps.
-    DEFAULTS = dict(n_factors=8, hidden=0, min_steps=600, batch_size=2048, list_size=32)
+    #: ``bias_shrink=0``: every model has results on most tasks here, so its bias is its mean z-score (popularity).
+    DEFAULTS = dict(n_factors=8, hidden=0, min_steps=600, batch_size=2048, list_size=32, bias_shrink=0.0)
 
-    def __init__(self, random_state: int = 0, use_task_features: bool = True, n_seeds: int = 1,
-                 **space_params) -> None:
-        self.random_state = random_state
+    def __init__(self, n_seeds: int = 1, random_state: int = 0, use_task_features: bool = True,
+                 task_parts: Sequence[str] = TASK_PARTS, **space_params) -> None:
         self.n_seeds = n_seeds
+        self.random_state = random_state
         self.use_task_features = use_task_features
+        self.task_parts = task_parts
         self.space_params = space_params
 
     def fit(self, records: pd.DataFrame, model_cards: Mapping[str, ModelCard],
@@ -49,16 +60,18 @@ class FennecMethod:
         from fennec.proxy import create_proxy
 
         self.proxy_ = create_proxy("labels")
+        self.domains_ = shared_domains(task_cards)
         features = model_side_features(model_cards)
-        trained = set(records["model"])
-        task_features = {t: task_side_features(task_cards[t], self.proxy_) for t in set(records["task"])}
-        if not self.use_task_features:
-            task_features = None
+        tasks = sorted(set(records["task"]))
+        task_features = {t: self._task_features(task_cards[t]) for t in tasks} if self.use_task_features else None
+        blocks = (task_feature_blocks(task_cards[tasks[0]], self.proxy_, self.task_parts, self.domains_)
+                  if self.use_task_features else None)
+        cold = sorted(set(model_cards) - set(records["model"]))
         self.spaces_ = []
         for seed in range(self.n_seeds):
-            params = {**self.DEFAULTS, **self.space_params, "random_state": self.random_state + seed}
+            params = {**self.DEFAULTS, "task_blocks": blocks, **self.space_params,
+                      "random_state": self.random_state + seed}
             space = TransferSpace(**params).fit(records[["model", "task", "value"]], features, task_features)
-            cold = sorted(set(model_cards) - trained)
             if cold:  # models with a card but no record: they enter by their side features
                 space.add_model(cold, np.stack([features[m] for m in cold]))
             self.spaces_.append(space)
@@ -66,15 +79,23 @@ class FennecMethod:
         return self
 
     def score(self, task_card: TaskCard, revealed: pd.DataFrame) -> dict[str, float]:
-        feats = task_side_features(task_card, self.proxy_) if self.use_task_features else None
-        total = 0.0
-        for space in self.spaces_:
-            ids, scores, _ = space.score(task_features=feats, revealed=self._revealed(revealed))
-            total = total + scores
-        return dict(zip(ids.tolist(), (total / len(self.spaces_)).tolist()))
+        feats, known = self._task_features(task_card), self._revealed(revealed)
+        scores = np.mean([space.score(task_features=feats, revealed=known)[1] for space in self.spaces_], axis=0)
+        return dict(zip(self.space_.model_ids_, scores.tolist()))
 
-    def next(self, task_card: TaskCard, revealed: pd.DataFrame) -> str:
-        return self.space_.next(task_side_features(task_card, self.proxy_), self._revealed(revealed))
+    def next(self, task_card: TaskCard, revealed: pd.DataFrame, candidates: Sequence[str] | None = None) -> str:
+        feats, known = self._task_features(task_card), self._revealed(revealed)
+        values = np.mean([space.next_scores(feats, known)[1] for space in self.spaces_], axis=0)
+        ids = self.space_.model_ids_
+        if candidates is not None:
+            allowed = set(candidates)
+            values = np.where([m in allowed for m in ids], values, -np.inf)
+        return ids[int(np.argmax(values))]
+
+    def _task_features(self, card: TaskCard) -> np.ndarray | None:
+        if not self.use_task_features:
+            return None
+        return task_side_features(card, self.proxy_, self.domains_, self.task_parts)
 
     def _revealed(self, revealed: pd.DataFrame) -> dict[str, float]:
         known = revealed.loc[revealed["model"].isin(set(self.space_.model_ids_))]

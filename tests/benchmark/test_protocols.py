@@ -85,13 +85,23 @@ def test_budget_tries_models_in_order_and_regret_decreases_with_budget():
 
 def test_budget_uses_next_when_a_method_offers_it():
     class Oracle(Spy):
-        def next(self, task_card, tried):
+        def next(self, task_card, tried, candidates):
             truth = bench.records.loc[bench.records["task"] == task_card.name].set_index("model")["value"]
+            assert set(candidates) == set(truth.index) - set(tried["model"])
             return truth.drop(list(tried["model"])).idxmax()
 
     bench = _synthetic()
     results = budget(bench, Oracle, budgets=[1])
     assert all(r["regret@B1"] == 0 for r in results.values())
+
+
+def test_budget_refuses_a_proposal_outside_the_candidates():
+    class Stubborn(Spy):
+        def next(self, task_card, tried, candidates):
+            return "a model with no result on this task"
+
+    with pytest.raises(ValueError, match="not an untried candidate"):
+        budget(_synthetic(), Stubborn, budgets=[1])
 
 
 def test_popularity_matches_its_definition():

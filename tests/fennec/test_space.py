@@ -225,6 +225,34 @@ def test_next_folds_in_and_never_repeats(planted, held_task_space):
         held_task_space.next(tried=truth)
 
 
+def test_next_chooses_among_the_candidates_only(planted, held_task_space):
+    feats = planted.task_features["t00"]
+    pool = held_task_space.model_ids_[10:13]
+    assert held_task_space.next(feats, {}, candidates=pool) in pool
+    assert held_task_space.next(feats, {pool[0]: 0.5, pool[1]: 0.2}, candidates=pool) == pool[2]
+    with pytest.raises(InputError, match="at least one untried"):
+        held_task_space.next(feats, {pool[0]: 0.5}, candidates=pool[:1])
+
+
+def test_task_blocks_give_a_small_informative_block_its_say(planted, tmp_path):
+    """An informative 5-column block beside 60 columns of noise: one kernel over all columns drowns it, the
+    per-block views let the calibration find it."""
+    train = planted.records(tasks=set(planted.tasks[1:]))
+    rng = np.random.default_rng(1)
+    mixed = {t: np.r_[rng.normal(size=60), planted.task_features[t]] for t in planted.tasks}
+    space = TransferSpace(**FAST, random_state=0, task_blocks=[60, 5]).fit(train, task_features=mixed)
+    assert space.task_kernel_.blocks == ((60, 65),)
+    truth = planted.truth(space.model_ids_, "t00")
+    cold = stats.weightedtau(space.score(task_features=mixed["t00"])[1], truth).statistic
+    prior = stats.weightedtau(space.score()[1], truth).statistic
+    assert cold > prior
+    space.save(tmp_path / "space")
+    np.testing.assert_array_equal(TransferSpace.load(tmp_path / "space").score(task_features=mixed["t00"])[1],
+                                  space.score(task_features=mixed["t00"])[1])
+    with pytest.raises(InputError, match="task_blocks"):
+        TransferSpace(**FAST, task_blocks=[60, 4]).fit(train, task_features=mixed)
+
+
 def test_save_load_round_trip_gives_identical_scores(tmp_path, planted, held_task_space):
     space = clone(held_task_space).fit(planted.records(tasks=set(planted.tasks[1:])), planted.model_features,
                                        planted.task_features)

@@ -1,0 +1,103 @@
+"""The ``fennec+metric`` method: the transfer space's ranking blended with a cold-start metric's scores.
+
+Where a benchmark table carries a metric computed on the task's images without fine-tuning (TransferGraph's LogME,
+snoopy's 1-NN accuracy on SHiFT), both rankings are z-scored over the task's models and averaged with a weight
+``a`` on the space::
+
+    score_m = a * z(space)_m + (1 - a) * z(metric)_m      (a model without a metric score gets z(metric) = 0)
+
+``a`` is chosen on the training tasks only: each training task is ranked by the mean z-score of the other training
+tasks (the space's cold prior, up to its side features) blended with its own metric scores, for ``a`` on a grid,
+and the ``a`` with the best mean weighted tau wins. A metric that never helps on the training tasks gets ``a = 1``
+(the space alone); one that is better than the history gets a small ``a``.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from fennec.cards import ModelCard, TaskCard
+
+from ._fennec import FennecMethod
+
+__all__ = ["FennecMetricMethod", "METRICS"]
+
+#: Published metrics the method looks for in the task cards, in order of preference.
+METRICS = ("logme", "knn1", "hscore", "sfda")
+#: Candidate weights of the space.
+WEIGHTS = tuple(np.round(np.linspace(0.0, 1.0, 11), 2))
+
+
+def _zscore(values: np.ndarray) -> np.ndarray:
+    spread = values.std()
+    return (values - values.mean()) / spread if spread > 0 else np.zeros_like(values)
+
+
+def _blend(space: Mapping[str, float], metric: Mapping[str, float], weight: float) -> dict[str, float]:
+    """``weight * z(space) + (1 - weight) * z(metric)`` over the models of ``space``."""
+    models = list(space)
+    z_space = _zscore(np.array([space[m] for m in models], np.float64))
+    has = np.array([m in metric for m in models])
+    z_metric = np.zeros(len(models))
+    if has.sum() > 1:
+        z_metric[has] = _zscore(np.array([metric[m] for m in models if m in metric], np.float64))
+    return dict(zip(models, (weight * z_space + (1.0 - weight) * z_metric).tolist()))
+
+
+def choose_weight(records: pd.DataFrame, metric_scores: Mapping[str, Mapping[str, float]]) -> float:
+    """The space weight ``a`` with the best mean weighted tau on the training tasks that carry metric scores."""
+    table = records.groupby(["model", "task"])["value"].max().unstack()
+    z = (table - table.mean()) / table.std(ddof=0).replace(0.0, 1.0)
+    totals, counted = np.zeros(len(WEIGHTS)), 0
+    for task in table.columns:
+        scores = metric_scores.get(task, {})
+        truth = table[task].dropna()
+        if len(scores) < 2 or len(truth) < 2 or len(table.columns) < 2:
+            continue
+        prior = z.drop(columns=task).loc[truth.index].mean(axis=1).fillna(0.0)
+        for i, weight in enumerate(WEIGHTS):
+            blended = _blend(prior.to_dict(), scores, weight)
+            totals[i] += stats.weightedtau([blended[m] for m in truth.index], truth.to_numpy()).statistic
+        counted += 1
+    return float(WEIGHTS[int(np.argmax(totals))]) if counted else 1.0
+
+
+class FennecMetricMethod(FennecMethod):
+    """The space (:class:`FennecMethod`) blended with a published cold-start metric (see the module docstring).
+
+    Parameters
+    ----------
+    metric : str, optional
+        Which published metric to blend; default: the first of :data:`METRICS` the task cards carry.
+    **kwargs
+        Passed to :class:`FennecMethod`.
+    """
+
+    def __init__(self, metric: str | None = None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.metric = metric
+
+    def fit(self, records: pd.DataFrame, model_cards: Mapping[str, ModelCard],
+            task_cards: Mapping[str, TaskCard]) -> "FennecMetricMethod":
+        super().fit(records, model_cards, task_cards)
+        carried = {name for card in task_cards.values() for name in card.extra.get("scores", {})}
+        self.metric_ = self.metric or next((m for m in METRICS if m in carried), None)
+        if self.metric_ is None:
+            raise ValueError("fennec+metric: the task cards carry no published metric scores "
+                             f"(looked for {', '.join(METRICS)})")
+        scores = {name: card.extra.get("scores", {}).get(self.metric_, {}) for name, card in task_cards.items()}
+        self.weight_ = choose_weight(records, scores)
+        return self
+
+    def score(self, task_card: TaskCard, revealed: pd.DataFrame) -> dict[str, float]:
+        space = super().score(task_card, revealed)
+        return _blend(space, task_card.extra.get("scores", {}).get(self.metric_, {}), self.weight_)
+
+    def next(self, task_card: TaskCard, revealed: pd.DataFrame, candidates: Sequence[str] | None = None) -> str:
+        scores = self.score(task_card, revealed)
+        tried = set(revealed["model"])
+        pool = [m for m in (candidates if candidates is not None else scores) if m in scores and m not in tried]
+        return max(pool, key=scores.__getitem__)
