@@ -17,7 +17,7 @@ import pandas as pd
 
 from .cards import ModelCard, TaskCard
 from .errors import InputError
-from .side_features import model_side_features, task_side_features
+from .side_features import model_side_features, task_feature_blocks, task_side_features
 from .space import TransferSpace
 from .workspace import Workspace, WorkspaceError
 
@@ -105,7 +105,8 @@ class Recommender:
                 space.update(new, model_features, task_features)
             mode = f"update of {current} with {len(new)} new records"
         else:
-            space = TransferSpace(**{"random_state": 0, **params, "verbose": verbose})
+            blocks = task_feature_blocks(next(iter(task_cards.values())), proxy)
+            space = TransferSpace(**{"random_state": 0, "task_blocks": blocks, **params, "verbose": verbose})
             space.fit(records, model_features, task_features)
             mode = "fit"
         cold = sorted(set(model_cards) - set(space.model_ids_))
