@@ -124,10 +124,13 @@ def calibrate_task_kernel(points: np.ndarray, rows: np.ndarray, vectors: np.ndar
     chosen = np.arange(len(rows))
     if len(chosen) > max_tasks:
         chosen = np.sort(rng.choice(len(rows), max_tasks, replace=False))
-    settings = [(view, width) for view in views for width in _widths(points, view)]
+    dists, settings = {}, []
+    for view in views:  # all pairwise distances once per view: the width grid and the held-out rows need them
+        full = block_distances(points, points, view)
+        dists[view] = full[chosen]
+        settings += [(view, width) for width in _widths(full)]
     table = np.zeros((len(chosen), len(settings), len(PRIORS)))
     baseline = np.zeros(len(chosen))
-    dists = {view: block_distances(points[chosen], points, view) for view in views}
     total_vector = vectors.sum(0)
     for i, j in enumerate(chosen):
         models, z, bias = column(int(rows[j]))
@@ -155,9 +158,9 @@ def calibrate_task_kernel(points: np.ndarray, rows: np.ndarray, vectors: np.ndar
     return kernel
 
 
-def _widths(points: np.ndarray, view: Blocks) -> np.ndarray:
-    """Candidate widths of a view: :data:`WIDTHS` times the median nearest-neighbour spacing of the points."""
-    dist = block_distances(points, points, view)
-    np.fill_diagonal(dist, np.inf)
-    spacing = float(np.median(dist.min(1)))
+def _widths(distances: np.ndarray) -> np.ndarray:
+    """Candidate widths of a view: :data:`WIDTHS` times the median nearest-neighbour spacing of the training tasks
+    (``distances``: their pairwise distances in that view)."""
+    nearest = np.where(np.eye(len(distances), dtype=bool), np.inf, distances).min(1)
+    spacing = float(np.median(nearest))
     return np.asarray(WIDTHS) * (spacing if spacing > 1e-6 else 1.0)

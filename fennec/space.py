@@ -436,18 +436,13 @@ class TransferSpace(BaseEstimator):
         str
             A model id not in ``tried``.
         """
-        ids, values = self.next_scores(task_features, tried)
-        if candidates is not None:
-            allowed = self._positions(pd.Series(list(candidates), dtype=object), self._model_pos, "model")
-            values = np.where(np.isin(np.arange(len(values)), allowed), values, -np.inf)
-            if not np.isfinite(values).any():
-                raise InputError("`candidates` of TransferSpace.next must contain at least one untried model.",
-                                 hint="pass models that are not in `tried`")
+        ids, values = self.next_scores(task_features, tried, candidates)
         return str(ids[int(np.argmax(values))])
 
-    def next_scores(self, task_features: np.ndarray | None = None,
-                    tried: Mapping[str, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Optimistic scores for choosing the next model to fine-tune (``-inf`` for the tried ones).
+    def next_scores(self, task_features: np.ndarray | None = None, tried: Mapping[str, float] | None = None,
+                    candidates: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Optimistic scores for choosing the next model to fine-tune (``-inf`` for the tried ones and, with
+        ``candidates``, for every model not among them).
 
         Folds ``tried`` into the task vector and adds a bonus ``explore * spread_m * (1 - confidence)``, where
         ``spread_m`` is how much model m's score varies across training tasks: while the task is uncertain, models
@@ -459,6 +454,8 @@ class TransferSpace(BaseEstimator):
             Side features of the task.
         tried : mapping of str to float, optional
             Results seen so far (model -> value).
+        candidates : sequence of str, optional
+            Models that may be chosen (default: all).
 
         Returns
         -------
@@ -475,6 +472,14 @@ class TransferSpace(BaseEstimator):
         if not np.isfinite(optimistic).any():
             raise InputError("`tried` of TransferSpace.next must leave at least one model untried. "
                              f"Got all {len(ids)} models.")
+        if candidates is not None:
+            allowed = self._positions(pd.Series(list(candidates), dtype=object), self._model_pos, "model")
+            masked = np.full_like(optimistic, -np.inf)
+            masked[allowed] = optimistic[allowed]
+            if not np.isfinite(masked).any():
+                raise InputError("`candidates` of TransferSpace.next must contain at least one untried model.",
+                                 hint="pass models that are not in `tried`")
+            optimistic = masked
         return ids, optimistic
 
     def predict(self, pairs: pd.DataFrame) -> np.ndarray:

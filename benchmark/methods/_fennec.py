@@ -85,12 +85,11 @@ class FennecMethod:
 
     def next(self, task_card: TaskCard, revealed: pd.DataFrame, candidates: Sequence[str] | None = None) -> str:
         feats, known = self._task_features(task_card), self._revealed(revealed)
-        values = np.mean([space.next_scores(feats, known)[1] for space in self.spaces_], axis=0)
-        ids = self.space_.model_ids_
-        if candidates is not None:
-            allowed = set(candidates)
-            values = np.where([m in allowed for m in ids], values, -np.inf)
-        return ids[int(np.argmax(values))]
+        if candidates is not None:  # the space can only propose models it knows
+            known_ids = set(self.space_.model_ids_)
+            candidates = [m for m in candidates if m in known_ids]
+        values = np.mean([space.next_scores(feats, known, candidates)[1] for space in self.spaces_], axis=0)
+        return self.space_.model_ids_[int(np.argmax(values))]
 
     def _task_features(self, card: TaskCard) -> np.ndarray | None:
         if not self.use_task_features:
