@@ -14,21 +14,32 @@ __all__ = ["evaluate", "check_method_applies", "method_applies"]
 
 #: Methods that blend the space with whichever published metric a benchmark carries (they need at least one).
 NEEDS_ANY_PUBLISHED = frozenset({"fennec+metric"})
+#: Methods that differ from another only where task cards carry image-proxy embeddings (the mini-zoo's).
+NEEDS_IMAGE_EMBEDDINGS = frozenset({"fennec-noimage"})
+
+
+def _missing(bench: Benchmark, method: str) -> str | None:
+    """What ``bench`` lacks for ``method`` (None: nothing)."""
+    carried = ", ".join(bench.published_metrics()) or "none"
+    if method in PUBLISHED and method not in bench.published_metrics():
+        return f"carries no published {method!r} scores (it has: {carried})"
+    if method in NEEDS_ANY_PUBLISHED and not bench.published_metrics():
+        return f"carries no published scores for {method!r} to blend with"
+    if method in NEEDS_IMAGE_EMBEDDINGS and not any(c.extra.get("proxy") for c in bench.task_cards.values()):
+        return f"has no image-proxy embeddings in its task cards, so {method!r} would equal 'fennec'"
+    return None
 
 
 def method_applies(bench: Benchmark, method: str) -> bool:
-    """Whether ``bench`` carries the published scores ``method`` needs (always true for the other methods)."""
-    if method in PUBLISHED:
-        return method in bench.published_metrics()
-    return method not in NEEDS_ANY_PUBLISHED or bool(bench.published_metrics())
+    """Whether ``bench`` carries what ``method`` needs (published scores, image embeddings; most need nothing)."""
+    return _missing(bench, method) is None
 
 
 def check_method_applies(bench: Benchmark, method: str) -> None:
-    """Raise a clear error when ``method`` needs published scores that ``bench`` does not carry."""
-    if not method_applies(bench, method):
-        carried = ", ".join(bench.published_metrics()) or "none"
-        raise InputError(f"Benchmark {bench.name!r} carries no published {method!r} scores (it has: {carried}).",
-                         hint="choose another --method, e.g. popularity")
+    """Raise a clear error when ``bench`` lacks what ``method`` needs."""
+    missing = _missing(bench, method)
+    if missing:
+        raise InputError(f"Benchmark {bench.name!r} {missing}.", hint="choose another --method, e.g. popularity")
 
 
 def evaluate(bench: Benchmark, protocol: str, method: str, *, pools: int = 0, **options: Any) -> dict[str, Any]:

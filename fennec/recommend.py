@@ -2,12 +2,14 @@
 
 ``Recommender(workspace).train()`` fits a :class:`~fennec.space.TransferSpace` on the workspace's history with side
 features of every model and task (:mod:`fennec.side_features`) and publishes it as a new workspace version.
-``recommend(task)`` places a new task in the space from its label names and size (one proxy pass plus vector
-arithmetic), explains each model's place by the nearest historical tasks, and, when the space is unsure and a
+``recommend(task)`` places a new task in the space from its side features (the proxies of the workspace config:
+label names, size, and the image proxy's embedding of its images when the training tasks had one; one proxy pass
+plus vector arithmetic), explains each model's place by the nearest historical tasks, and, when the space is unsure and a
 candidate's weights are available locally, blends in a cold-start metric computed on the task's images.
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +19,7 @@ import pandas as pd
 
 from .cards import ModelCard, TaskCard
 from .errors import InputError
-from .side_features import model_side_features, task_feature_blocks, task_side_features
+from .side_features import TaskFeaturizer, model_side_features
 from .space import TransferSpace
 from .workspace import Workspace, WorkspaceError
 
@@ -25,6 +27,7 @@ __all__ = ["Recommender", "Recommendation"]
 
 _TRAINED_RECORDS = "records.csv"
 TASK_FEATURES = "task_features.npz"
+FEATURIZER = "task_featurizer.json"
 
 
 @dataclass
@@ -84,19 +87,23 @@ class Recommender:
         Returns the new version's name. With ``incremental=True`` and a current version, only records that are new
         or changed since that version are trained on (plus a replay sample, see :meth:`TransferSpace.update`).
         """
-        from .proxy import create_proxy
-
         records = self.workspace.history().records(aggregate="best")[["model", "task", "value"]]
         if len(records) < 2:
             raise InputError(f"The history of {self.workspace.path} has {len(records)} record(s); training needs "
                              "results of several models on at least one task.",
                              hint="add fine-tuning results with: fennec history add FILE")
         model_cards, task_cards = self._cards(records)
-        proxy = create_proxy("labels")
         model_features = model_side_features(model_cards)
-        task_features = {t: task_side_features(task_cards[t], proxy) for t in sorted(set(records["task"]))}
+        tasks = sorted(set(records["task"]))
         params = self.workspace.config.get("space") or {}
         current = self.workspace.current_version() if incremental else None
+        if current is not None:  # the columns of the current space stay: its featurizer was fitted with it
+            featurizer = self._featurizer(current)
+        else:
+            config = self.workspace.config
+            featurizer = TaskFeaturizer(config["task_proxies"], config.get("image_proxy"))
+            featurizer.fit({t: task_cards[t] for t in tasks})
+        task_features = dict(zip(tasks, featurizer.transform_many([task_cards[t] for t in tasks])))
         if current is not None:
             space = TransferSpace.load(self.workspace.version_dir(current) / "space")
             previous = pd.read_csv(self.workspace.version_dir(current) / _TRAINED_RECORDS)
@@ -105,8 +112,8 @@ class Recommender:
                 space.update(new, model_features, task_features)
             mode = f"update of {current} with {len(new)} new records"
         else:
-            blocks = task_feature_blocks(next(iter(task_cards.values())), proxy)
-            space = TransferSpace(**{"random_state": 0, "task_blocks": blocks, **params, "verbose": verbose})
+            space = TransferSpace(**{"random_state": 0, "task_blocks": featurizer.block_sizes, **params,
+                                     "verbose": verbose})
             space.fit(records, model_features, task_features)
             mode = "fit"
         cold = sorted(set(model_cards) - set(space.model_ids_))
@@ -117,10 +124,18 @@ class Recommender:
         with self.workspace.new_version(meta) as build:
             space.save(build / "space")
             records.to_csv(build / _TRAINED_RECORDS, index=False)
+            (build / FEATURIZER).write_text(json.dumps(featurizer.to_dict()))
             names = sorted(task_features)
             np.savez(build / TASK_FEATURES, names=np.array(names), features=np.stack([task_features[t]
                                                                                        for t in names]))
         return self.workspace.current_version()
+
+    def _featurizer(self, version: str) -> TaskFeaturizer:
+        path = self.workspace.version_dir(version) / FEATURIZER
+        if not path.exists():
+            raise WorkspaceError(f"Version {version} of {self.workspace.path} was trained by an older fennec and "
+                                 "lacks its task featurizer.", hint=f"retrain: fennec train -w {self.workspace.path}")
+        return TaskFeaturizer.from_dict(json.loads(path.read_text()))
 
     # ------------------------------------------------------------------ querying
     def _load(self, version: str | None = None) -> tuple[TransferSpace, str]:
@@ -137,7 +152,8 @@ class Recommender:
         Parameters
         ----------
         task : Task or TaskCard
-            The new task; a Task's images are used only by the fallback metric.
+            The new task; a Task's images feed the image proxy (when the space was trained with one) and the
+            fallback metric.
         k : int, default=10
             Length of the ranking.
         fallback : {"auto", "sfda", "logme", ..., "none"} or None, default="auto"
@@ -148,13 +164,11 @@ class Recommender:
         version : str, optional
             A workspace version (default: the current one).
         """
-        from .proxy import create_proxy
-
         if k < 1:
             raise InputError(f"k of recommend must be >= 1. Got {k} instead.")
         card = task.to_card() if hasattr(task, "to_card") else task
         space, version = self._load(version)
-        features = task_side_features(card, create_proxy("labels"))
+        features = self._featurizer(version).transform(task)
         ids, scores, confidence = space.score(task_features=features)
         order = np.argsort(-scores, kind="stable")
         ids, scores, confidence = ids[order], scores[order], confidence[order]

@@ -32,13 +32,15 @@ import yaml
 
 from .cards import ModelCard, TaskCard
 from .errors import FennecError, InputError
+from .side_features import DEFAULT_TASK_PROXIES
 
 __all__ = ["Workspace", "WorkspaceError", "DEFAULT_CONFIG", "FORMAT_VERSION"]
 
 FORMAT_VERSION = 1
 DEFAULT_CONFIG: dict[str, Any] = {
-    "task_proxies": ["labels", "stats"],   # side features of every task (they need no images)
-    "image_proxy": "default",              # embeds a new task's images (clip, default)
+    # side features of every task (they need no images): proxy -> parts of its vector (null: all of them)
+    "task_proxies": {name: list(parts) for name, parts in DEFAULT_TASK_PROXIES.items()},
+    "image_proxy": "default",              # embeds a task's images (clip, default; null: none)
     "space": {},                           # TransferSpace hyper-parameters overriding configs/space.yaml
     "fallback": {"metric": "sfda", "below_confidence": 0.5, "top": 5},
 }

@@ -6,6 +6,7 @@ A method is a small object with ``fit(records, model_cards, task_cards)`` and
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 from fennec.errors import UnknownNameError
@@ -44,6 +45,7 @@ def _fennec_metric(**kwargs) -> Method:
 
 
 _REGISTRY["fennec"] = _fennec
+_REGISTRY["fennec-noimage"] = functools.partial(_fennec, image_proxy=None)  # the space without the image proxy
 _REGISTRY["fennec+metric"] = _fennec_metric
 
 

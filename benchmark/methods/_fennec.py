@@ -4,9 +4,10 @@ Per protocol split it fits a space on the training records with side features bu
 
 - models: family and pre-training data (one-hot), log #parameters, ImageNet top-1 (each with a "missing" flag) and,
   where ``card.arch`` is set and a trained archi2vec encoder is installed, the archi2vec vector;
-- tasks: the ``labels`` proxy embedding of the label names and description (``fennec.proxy``), log #classes and log
-  #training images; on TransferGraph also the ViT domain distances of the task to the other datasets (what a vision
-  proxy would give).
+- tasks (:class:`fennec.side_features.TaskFeaturizer`): the ``labels`` proxy embedding of the label names and
+  description, the ``stats`` proxy's log #classes and log #training images; on TransferGraph also the ViT domain
+  distances of the task to the other datasets; where the cards carry the image proxy's embedding of the task's
+  images (the mini-zoo), that embedding (``image_proxy``; method ``fennec-noimage`` leaves it out).
 
 A cold task enters the space through its side features, a few-shot task through its revealed results (ridge
 fold-in), a cold model through its card (``TransferSpace.add_model``). Budgeted selection uses ``TransferSpace.next``.
@@ -19,8 +20,7 @@ import numpy as np
 import pandas as pd
 
 from fennec.cards import ModelCard, TaskCard
-from fennec.side_features import (TASK_PARTS, model_side_features, shared_domains, task_feature_blocks,
-                                  task_side_features)
+from fennec.side_features import DEFAULT_TASK_PROXIES, TaskFeaturizer, model_side_features
 from fennec.space import TransferSpace
 
 __all__ = ["FennecMethod"]
@@ -37,8 +37,10 @@ class FennecMethod:
         Seed of the first space.
     use_task_features : bool, default=True
         Give the space the task side features (False: the space knows tasks only by their records).
-    task_parts : sequence of str, default=("labels", "description")
-        Parts of the ``labels`` proxy vector among the task side features.
+    task_proxies : mapping, default=DEFAULT_TASK_PROXIES
+        Proxies (and their parts) of the task side features, as in the workspace config.
+    image_proxy : str or None, default="default"
+        Image proxy whose embedding joins the task side features where the cards carry it (None: never).
     **space_params
         Hyper-parameters of :class:`fennec.space.TransferSpace`, over :attr:`DEFAULTS`.
     """
@@ -48,24 +50,25 @@ class FennecMethod:
     DEFAULTS = dict(n_factors=8, hidden=0, min_steps=600, batch_size=2048, list_size=32, bias_shrink=0.0)
 
     def __init__(self, n_seeds: int = 1, random_state: int = 0, use_task_features: bool = True,
-                 task_parts: Sequence[str] = TASK_PARTS, **space_params) -> None:
+                 task_proxies: Mapping[str, Sequence[str] | None] = DEFAULT_TASK_PROXIES,
+                 image_proxy: str | None = "default", **space_params) -> None:
         self.n_seeds = n_seeds
         self.random_state = random_state
         self.use_task_features = use_task_features
-        self.task_parts = task_parts
+        self.task_proxies = task_proxies
+        self.image_proxy = image_proxy
         self.space_params = space_params
 
     def fit(self, records: pd.DataFrame, model_cards: Mapping[str, ModelCard],
             task_cards: Mapping[str, TaskCard]) -> "FennecMethod":
-        from fennec.proxy import create_proxy
-
-        self.proxy_ = create_proxy("labels")
-        self.domains_ = shared_domains(task_cards)
         features = model_side_features(model_cards)
         tasks = sorted(set(records["task"]))
-        task_features = {t: self._task_features(task_cards[t]) for t in tasks} if self.use_task_features else None
-        blocks = (task_feature_blocks(task_cards[tasks[0]], self.proxy_, self.task_parts, self.domains_)
-                  if self.use_task_features else None)
+        task_features, blocks = None, None
+        if self.use_task_features:
+            self.featurizer_ = TaskFeaturizer(self.task_proxies, self.image_proxy).fit({t: task_cards[t]
+                                                                                          for t in tasks})
+            task_features = dict(zip(tasks, self.featurizer_.transform_many([task_cards[t] for t in tasks])))
+            blocks = self.featurizer_.block_sizes
         cold = sorted(set(model_cards) - set(records["model"]))
         self.spaces_ = []
         for seed in range(self.n_seeds):
@@ -94,7 +97,7 @@ class FennecMethod:
     def _task_features(self, card: TaskCard) -> np.ndarray | None:
         if not self.use_task_features:
             return None
-        return task_side_features(card, self.proxy_, self.domains_, self.task_parts)
+        return self.featurizer_.transform(card)
 
     def _revealed(self, revealed: pd.DataFrame) -> dict[str, float]:
         known = revealed.loc[revealed["model"].isin(set(self.space_.model_ids_))]

@@ -83,3 +83,26 @@ def test_recommend_cli_json_and_errors(sfda_without_pets, tmp_path, capsys):
         assert main(argv) != 0
         err = capsys.readouterr().err
         assert expected in err.lower() and "Traceback" not in err
+
+
+@pytest.mark.parametrize("config, blocks", [
+    ({}, ["labels:labels", "labels:description", "stats", "default:prototypes", "default:spread"]),
+    ({"task_proxies": {"stats": None}, "image_proxy": None}, ["stats"]),
+])
+def test_training_uses_the_proxies_of_the_workspace_config(tmp_path, data_dir, config, blocks):
+    """The mini-zoo's cards carry the default image proxy's embedding of their images: with the default config
+    it joins the task side features; a config naming other proxies gets those, and recommend uses the same."""
+    bench = load("minizoo")
+    held = "hw_digits"
+    bench.records.loc[bench.records["task"] != held, ["model", "task", "value"]].to_csv(tmp_path / "h.csv",
+                                                                                        index=False)
+    ws = Workspace.create(tmp_path / "ws", config=config)
+    ws.history().add(tmp_path / "h.csv")
+    ws.add_cards(bench.task_cards)
+    ws.add_cards(bench.model_cards)
+    recommender = Recommender(ws)
+    version = recommender.train()
+    assert recommender._featurizer(version).block_names == blocks
+    rec = recommender.recommend(bench.task_cards[held], k=5, fallback="none")
+    assert len(rec.ranking) == 5 and len(rec.task_features) == len(recommender._featurizer(version).transform(
+        bench.task_cards[held]))
