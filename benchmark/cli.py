@@ -91,16 +91,33 @@ def run_command(history: str, protocol: str, method: str, k: int, draws: int, bu
 @cli.command("suite")
 @click.argument("config", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Report directory (default: from config).")
-def suite_command(config: Path, out: Path | None) -> None:
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Evaluations run at once, each in its own process with its share of the cores.")
+@click.option("--resume", is_flag=True, help="Keep what an interrupted run of this suite finished; run the rest.")
+def suite_command(config: Path, out: Path | None, jobs: int, resume: bool) -> None:
     """Run every (benchmark, protocol, method) of a suite YAML and write a Markdown report with a plot.
 
+    Prints one line per finished evaluation. Each is also appended to OUT/results.partial.jsonl, so an
+    interrupted suite restarted with --resume runs only what is missing.
+
     \b
-    Example:
+    Examples:
       python -m benchmark suite configs/suite-main.yaml --out reports/main
+      python -m benchmark suite configs/suite-main.yaml --jobs 2 --resume
     """
+    import time
+
     from .reports import run_suite
 
-    report = run_suite(config, out)
+    started = time.monotonic()
+
+    def progress(done: int, total: int, result: dict) -> None:
+        measure = "tau_w" if "tau_w" in result["mean"] else "regret@B3"
+        click.echo(f"[{done}/{total}] {time.monotonic() - started:6.0f}s  {result['benchmark']:<15} "
+                   f"{result['run']:<28} {result['method']:<15} {measure} {result['mean'].get(measure, 0):.3f}",
+                   err=True)
+
+    report = run_suite(config, out, jobs=jobs, resume=resume, on_result=progress)
     click.echo(f"wrote {report}")
 
 

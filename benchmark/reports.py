@@ -13,10 +13,16 @@ A suite file::
       - {protocol: cold-model, seeds: 5}
 
 Methods that need published scores a benchmark lacks are skipped for it (and listed as such in the report).
+Evaluations can run in parallel processes (``jobs``), and an interrupted suite resumes where it stopped
+(``resume``): each finished evaluation is appended to ``out/results.partial.jsonl`` as it ends.
 """
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -47,29 +53,106 @@ def _protocol_options(run: dict[str, Any]) -> dict[str, Any]:
     return options
 
 
-def run_suite(config_path: Path, out: Path | None = None) -> Path:
-    """Run the suite described by ``config_path``; returns the path of the written Markdown report."""
+Job = tuple[str, dict[str, Any], str]  # (benchmark, run, method)
+_PARTIAL = "results.partial.jsonl"
+
+
+def _job_key(benchmark: str, run: dict[str, Any], method: str) -> str:
+    return json.dumps([benchmark, run, method], sort_keys=True)
+
+
+def _evaluate_job(job: Job) -> dict[str, Any]:
+    name, run, method = job
+    result = evaluate(load(name), run["protocol"], method, pools=run.get("pools", 0), **_protocol_options(run))
+    result["run"] = _run_label(run)
+    return result
+
+
+def _limit_threads(threads: int) -> None:
+    """Worker initializer: each of ``jobs`` processes gets its share of the cores (torch and BLAS alike), since
+    oversubscribed threads make every job many times slower."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(threads)
+    threadpool_limits(threads)
+
+
+def run_suite(config_path: Path, out: Path | None = None, *, jobs: int = 1, resume: bool = False,
+              on_result: Callable[[int, int, dict[str, Any]], None] | None = None) -> Path:
+    """Run the suite described by ``config_path``; returns the path of the written Markdown report.
+
+    Parameters
+    ----------
+    config_path : Path
+        The suite YAML (see the module docstring).
+    out : Path, optional
+        Report directory (default: the file's ``out``, else ``reports/<name>``).
+    jobs : int, default=1
+        Evaluations run at once, in as many processes (each with ``cpu_count // jobs`` threads).
+    resume : bool, default=False
+        Keep the evaluations an interrupted run of the same suite already finished (``out/results.partial.jsonl``,
+        written as each one ends) and run only the others.
+    on_result : callable, optional
+        Called as ``on_result(done, total, result)`` after each evaluation (progress reporting).
+    """
     try:
         config = yaml.safe_load(Path(config_path).read_text())
         benchmarks, methods, runs = config["benchmarks"], config["methods"], config["runs"]
     except (yaml.YAMLError, KeyError, TypeError) as exc:
         raise InputError(f"Suite file {config_path} is not valid: {exc!r}",
                          hint="it needs the keys benchmarks, methods and runs (see benchmark/reports.py)") from None
+    if jobs < 1:
+        raise InputError(f"jobs of run_suite must be >= 1. Got {jobs} instead.")
     out = Path(out or config.get("out") or f"reports/{config.get('name', Path(config_path).stem)}")
     out.mkdir(parents=True, exist_ok=True)
-    results = []
-    for name in benchmarks:
-        bench = load(name)
-        for run in runs:
-            for method in methods:
-                if not method_applies(bench, method):
-                    continue
-                result = evaluate(bench, run["protocol"], method, pools=run.get("pools", 0),
-                                  **_protocol_options(run))
-                result["run"] = _run_label(run)
-                results.append(result)
+    planned = [(name, run, method) for name in benchmarks for run in runs for method in methods
+               if method_applies(load(name), method)]
+    partial = out / _PARTIAL
+    done = _finished(partial, planned) if resume else {}
+    if not resume:
+        partial.unlink(missing_ok=True)
+    todo = [job for job in planned if _job_key(*job) not in done]
+    with partial.open("a") as log:
+        for result, job in _execute(todo, jobs):
+            done[_job_key(*job)] = result
+            log.write(json.dumps({"key": _job_key(*job), "result": result}) + "\n")
+            log.flush()
+            if on_result:
+                on_result(len(done), len(planned), result)
+    results = [done[_job_key(*job)] for job in planned]
     (out / "results.json").write_text(json.dumps(results, indent=1))
+    partial.unlink(missing_ok=True)
     return write_report(results, out, title=config.get("name", "suite"), source=str(config_path))
+
+
+def _finished(partial: Path, planned: list[Job]) -> dict[str, dict[str, Any]]:
+    """Results an interrupted run wrote for jobs still planned (a torn last line is ignored)."""
+    wanted = {_job_key(*job) for job in planned}
+    done = {}
+    if partial.exists():
+        for line in partial.read_text().splitlines():
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if entry.get("key") in wanted:
+                done[entry["key"]] = entry["result"]
+    return done
+
+
+def _execute(todo: list[Job], jobs: int) -> Iterator[tuple[dict[str, Any], Job]]:
+    """Results of ``todo`` as they finish (in order with one job; in parallel processes with more)."""
+    if jobs == 1 or len(todo) < 2:
+        for job in todo:
+            yield _evaluate_job(job), job
+        return
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    context = multiprocessing.get_context("spawn")  # torch is not fork-safe once its threads started
+    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_limit_threads, initargs=(threads,)) as pool:
+        futures = {pool.submit(_evaluate_job, job): job for job in todo}
+        for future in as_completed(futures):
+            yield future.result(), futures[future]
 
 
 def _cell(value: float | None) -> str:

@@ -26,3 +26,40 @@ def test_suite_rejects_a_malformed_file(tmp_path, capsys):
     config.write_text("benchmarks: [sfda11]\n")
     assert main(["suite", str(config)]) == 1
     assert "needs the keys" in capsys.readouterr().err
+
+
+def _tiny(tmp_path):
+    config = tmp_path / "suite.yaml"
+    config.write_text(yaml.safe_dump({"name": "tiny", "benchmarks": ["sfda11"], "methods": ["popularity", "random"],
+                                      "runs": [{"protocol": "cold-task"}, {"protocol": "few-shot", "k": 3}]}))
+    return config
+
+
+def test_an_interrupted_suite_resumes_where_it_stopped(data_dir, tmp_path):
+    from benchmark.reports import run_suite
+
+    seen = []
+
+    def stop_after_two(done, total, result):
+        seen.append((done, total, result["method"], result["protocol"]))
+        if done == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_suite(_tiny(tmp_path), tmp_path / "out", on_result=stop_after_two)
+    assert len((tmp_path / "out" / "results.partial.jsonl").read_text().splitlines()) == 2
+    seen.clear()
+    run_suite(_tiny(tmp_path), tmp_path / "out", resume=True, on_result=lambda *a: seen.append(a[:2]))
+    assert seen == [(3, 4), (4, 4)]  # only the two missing evaluations ran
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert [(r["method"], r["protocol"]) for r in results] == [
+        ("popularity", "cold-task"), ("random", "cold-task"), ("popularity", "few-shot"), ("random", "few-shot")]
+    assert not (tmp_path / "out" / "results.partial.jsonl").exists()
+
+
+def test_parallel_jobs_give_the_serial_figures(data_dir, tmp_path, capsys):
+    assert main(["suite", str(_tiny(tmp_path)), "--out", str(tmp_path / "serial")]) == 0
+    assert main(["suite", str(_tiny(tmp_path)), "--out", str(tmp_path / "parallel"), "--jobs", "2"]) == 0
+    assert "[4/4]" in capsys.readouterr().err  # one progress line per evaluation
+    serial, parallel = (json.loads((tmp_path / d / "results.json").read_text()) for d in ("serial", "parallel"))
+    assert [r["mean"] for r in serial] == [r["mean"] for r in parallel]
