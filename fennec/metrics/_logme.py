@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from scipy.linalg import get_blas_funcs, get_lapack_funcs
 
 from fennec.errors import InputError
 from fennec.metrics._linalg import gram, one_hot, rank_cutoff
@@ -111,20 +112,89 @@ def _spectral_projection(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor
     """The non-zero squared singular values ``sigma`` (k,) of ``x`` and ``U^T y`` (k, T).
 
     One eigendecomposition of the smaller Gram matrix serves every target. When N > D, ``U^T y`` is computed as
-    ``diag(1/s) V^T (X^T y)``, which never forms the N x k matrix U.
+    ``diag(1/s) V^T (X^T y)``, which never forms the N x k matrix U. On the CPU the eigenvectors are never formed
+    either (:func:`_eigh_project_cpu`); elsewhere (GPUs) ``torch.linalg.eigh`` gives them
+    (:func:`_eigh_project_torch`).
     """
     n, d = x.shape
-    evals, evecs = torch.linalg.eigh(gram(x) if n > d else gram(x.T))
+    route = _eigh_project_cpu if x.device.type == "cpu" and min(n, d) >= 2 else _eigh_project_torch
+    evals, rotated = route(x, y, of_columns=n > d)
     if not bool(evals[-1] > 0):
         raise InputError("`features` of `logme` are all zero: there is nothing to score.",
                          hint="check the feature extraction (a dead layer or an all-zero batch)")
     keep = evals > evals[-1] * rank_cutoff(n, d, x.dtype)
-    sigma, vecs = evals[keep], evecs[:, keep]
+    sigma, proj = evals[keep], rotated[keep]
     if n > d:
-        proj = (vecs.T @ (x.T @ y)) / sigma.sqrt()[:, None]
-    else:
-        proj = vecs.T @ y
+        proj = proj / sigma.sqrt()[:, None]
     return sigma, proj
+
+
+def _eigh_project_torch(x: torch.Tensor, y: torch.Tensor, *,
+                        of_columns: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eigenvalues (ascending) of ``G = X^T X`` (``of_columns``) or ``X X^T``, and ``V^T target`` with ``target``
+    ``X^T y`` or ``y`` and ``V`` the eigenvectors of ``G``: the general route, by ``torch.linalg.eigh`` (any
+    device)."""
+    evals, evecs = torch.linalg.eigh(gram(x) if of_columns else gram(x.T))
+    return evals, evecs.T @ (x.T @ y if of_columns else y)
+
+
+def _eigh_project_cpu(x: torch.Tensor, y: torch.Tensor, *,
+                      of_columns: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`_eigh_project_torch`'s results on the CPU, faster: SciPy's LAPACK, without forming the eigenvectors.
+
+    LogME needs the eigenvalues of ``G`` and the projections of the few target columns on its eigenvectors, never
+    the m x m eigenvector matrix ``V`` itself. A full ``eigh`` spends most of its time forming ``V``: it reduces ``G``
+    to a tridiagonal ``T = Q^T G Q`` (?sytrd, 4/3 m^3 flops), finds ``T = Z diag(w) Z^T`` (O(m^2) for MRRR) and
+    then multiplies ``V = Q Z`` (the back-transformation, 2 m^3 flops). Here ``V^T target = Z^T (Q^T target)``:
+    ``Q^T`` is applied to the m x T target from the Householder reflectors that ?sytrd leaves in place
+    (?ormqr, O(m^2 T)), and ``Z^T`` is a small product. The Gram matrix is one ?syrk (half the flops of
+    ``X^T @ X``). LAPACK's own ?ormtr is not in ``scipy.linalg.lapack``; for the lower triangle it is ?ormqr on the
+    reflectors below the first subdiagonal applied to rows 2..m, which is what this calls.
+
+    Equal to ``torch.linalg.eigh``'s route up to rounding (eigenvectors of a repeated eigenvalue are not unique, but
+    the energy of ``target`` in its eigenspace, all that LogME uses, is). Works in float32 and float64 (the LAPACK
+    prefix follows the dtype); ``x`` and ``y`` are not modified.
+    """
+    a = x.numpy()
+    # syrk computes A A^T (trans=0) or A^T A (trans=1) of a Fortran-ordered A: pick whichever view of ``a`` is
+    # Fortran-ordered already, so that f2py does not copy the N x D features.
+    if a.flags.f_contiguous:
+        mat, trans = a, int(of_columns)  # mat = X
+    else:
+        mat, trans = np.ascontiguousarray(a).T, int(not of_columns)  # mat = X^T
+    syrk, = get_blas_funcs(("syrk",), (mat,))
+    sytrd, sytrd_lwork, ormqr, stemr, stemr_lwork = get_lapack_funcs(
+        ("sytrd", "sytrd_lwork", "ormqr", "stemr", "stemr_lwork"), (mat,))
+    g = syrk(1.0, mat, trans=trans, lower=1)  # lower triangle only, Fortran order: sytrd then works in place
+    m = g.shape[0]
+    lwork, info = sytrd_lwork(m, lower=1)
+    _check_lapack(info, "sytrd_lwork")
+    reflectors, diag, offdiag, tau, info = sytrd(g, lower=1, lwork=int(lwork), overwrite_a=1)
+    _check_lapack(info, "sytrd")
+    # Q^T target: reflector i acts on rows i+1..m, its vector stored below the subdiagonal of column i.
+    if of_columns:  # X^T y as the transpose of a C-ordered y^T X: Fortran-ordered, as ormqr wants it
+        rotated = (y.numpy().T @ a).T  # (NumPy's BLAS is faster than torch for this skinny product)
+    else:
+        rotated = np.array(y.numpy(), order="F")  # a copy: ``y`` may be the caller's labels
+    vectors = np.asfortranarray(reflectors[1:, :-1])
+    _, work, info = ormqr("L", "T", vectors, tau, rotated[1:], lwork=-1)
+    _check_lapack(info, "ormqr")
+    head, _, info = ormqr("L", "T", vectors, tau, rotated[1:], lwork=int(work[0].real))
+    _check_lapack(info, "ormqr")
+    rotated[1:] = head
+    # The tridiagonal eigenproblem by MRRR (O(m^2) flops; no m^3 step is left). Divide and conquer (?stevd) was
+    # measured as about as fast here, and needs an m x m workspace more.
+    offdiag = np.append(offdiag, 0.0)  # stemr wants the off-diagonal in an array of length m (a workspace)
+    lwork, liwork, info = stemr_lwork(diag, offdiag, 0, 0.0, 0.0, 0, 0, compute_v=1)
+    _check_lapack(info, "stemr_lwork")
+    _, evals, z, info = stemr(diag, offdiag, 0, 0.0, 0.0, 0, 0, compute_v=1, lwork=int(lwork), liwork=int(liwork))
+    _check_lapack(info, "stemr")
+    return torch.from_numpy(evals), torch.from_numpy(z.T @ rotated)
+
+
+def _check_lapack(info: int, routine: str) -> None:
+    if info != 0:
+        raise RuntimeError(f"LAPACK's ?{routine} failed (info={info}) in `logme`.")
 
 
 def _posterior_terms(t: torch.Tensor, sigma: torch.Tensor, x2: torch.Tensor,

@@ -12,7 +12,9 @@ import torch
 
 from _metric_tasks import FIXTURES, make_task, requires_cuda
 from fennec.metrics import logme, sfda
-from fennec.metrics._logme import _log_evidence, _posterior_terms, _spectral_projection
+from fennec.metrics import _logme
+from fennec.metrics._logme import (_eigh_project_cpu, _eigh_project_torch, _log_evidence, _posterior_terms,
+                                   _spectral_projection)
 from fennec.metrics._sfda import _lda_proba
 from fennec.metrics._validation import prepare
 
@@ -108,6 +110,51 @@ def test_logme_regression_targets_are_columns():
 def test_logme_rejects_all_zero_features():
     with pytest.raises(ValueError, match="all zero"):
         logme(np.zeros((10, 3)), [0, 1] * 5)
+
+
+def _logme_cases() -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    rng = np.random.default_rng(11)
+    low_rank = rng.normal(size=(40, 6)) @ rng.normal(size=(6, 90))  # N < D and rank 6 < N
+    doubled = np.hstack([rng.normal(size=(150, 20))] * 2)  # N > D and rank 20 < D
+    return {
+        "n>d": (rng.normal(size=(300, 50)) + 2 * np.eye(5, 50)[np.arange(300) % 5], np.arange(300) % 5),
+        "n<d": (rng.normal(size=(35, 80)), np.arange(35) % 3),
+        "n<d rank-deficient": (low_rank, np.arange(40) % 4),
+        "n>d rank-deficient": (doubled, rng.integers(0, 3, 150)),
+        "fortran-ordered, real targets": (np.asfortranarray(rng.normal(size=(120, 30))), rng.normal(size=(120, 3))),
+        "two samples": (rng.normal(size=(2, 7)), np.array([0, 1])),
+    }
+
+
+@pytest.mark.parametrize("case", list(_logme_cases()))
+def test_logme_cpu_route_equals_torch_eigh(case, monkeypatch):
+    """The LAPACK route (no eigenvector matrix) gives torch.linalg.eigh's eigenvalues, projections and score."""
+    x, y = _logme_cases()[case]
+    x_t = torch.as_tensor(x)
+    y_t = torch.as_tensor(y[:, None] == np.unique(y)[None, :] if y.ndim == 1 else y, dtype=torch.float64)
+    x_before, y_before = x.copy(), y_t.clone()
+    calls = []
+    monkeypatch.setattr(_logme, "_eigh_project_cpu", lambda *a, **k: calls.append(1) or _eigh_project_cpu(*a, **k))
+    sigma, proj = _spectral_projection(x_t, y_t)
+    score = logme(x, y)
+    assert len(calls) == 2  # CPU tensors take the LAPACK route
+    assert np.array_equal(x, x_before) and torch.equal(y_t, y_before)  # inputs are not modified
+
+    monkeypatch.setattr(_logme, "_eigh_project_cpu", _eigh_project_torch)
+    sigma_ref, proj_ref = _spectral_projection(x_t, y_t)
+    assert sigma.shape == sigma_ref.shape  # the same rank
+    np.testing.assert_allclose(sigma, sigma_ref, rtol=1e-10, atol=1e-10 * float(sigma_ref.max()))
+    # Eigenvector signs are arbitrary: compare the energies of the targets along each eigenvector.
+    np.testing.assert_allclose(proj**2, proj_ref**2, rtol=1e-10, atol=1e-10 * float((proj_ref**2).max()))
+    assert score == pytest.approx(logme(x, y), rel=1e-10)
+
+
+def test_logme_cpu_route_in_float32():
+    x, y = _logme_cases()["n>d"]
+    onehot = torch.as_tensor(y[:, None] == np.unique(y)[None, :], dtype=torch.float32)
+    evals, rotated = _eigh_project_cpu(torch.as_tensor(x, dtype=torch.float32), onehot, of_columns=True)
+    assert evals.dtype == rotated.dtype == torch.float32  # single-precision LAPACK, not a silent upcast
+    assert logme(x, y, dtype=torch.float32) == pytest.approx(logme(x, y), rel=1e-5)
 
 
 # --- SFDA ------------------------------------------------------------------------------------------------------
