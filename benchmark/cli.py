@@ -112,10 +112,11 @@ def suite_command(config: Path, out: Path | None, jobs: int, resume: bool) -> No
     started = time.monotonic()
 
     def progress(done: int, total: int, result: dict) -> None:
-        measure = "tau_w" if "tau_w" in result["mean"] else "regret@B3"
+        measure = "regret@B3" if result["protocol"] == "budget" else "tau_w"
+        value = result["mean"].get(measure)
+        shown = f"{value:.3f}" if value is not None else "n/a (no task measured)"
         click.echo(f"[{done}/{total}] {time.monotonic() - started:6.0f}s  {result['benchmark']:<15} "
-                   f"{result['run']:<28} {result['method']:<15} {measure} {result['mean'].get(measure, 0):.3f}",
-                   err=True)
+                   f"{result['run']:<28} {result['method']:<15} {measure} {shown}", err=True)
 
     report = run_suite(config, out, jobs=jobs, resume=resume, on_result=progress)
     click.echo(f"wrote {report}")

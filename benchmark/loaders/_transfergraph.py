@@ -38,7 +38,8 @@ def _scores(data_dir: str | os.PathLike | None, models: set[str]) -> dict[str, d
     """``{task: {metric: {model: score}}}`` from ``transferability_score_records.csv``.
 
     The table's own values are kept. Two lines of the released file are truncated (no metric, no model) and are
-    skipped. 60 models have two LogME / H-score runs on dtd (the scores differ in the 3rd decimal); the later line of
+    skipped; they are H-score lines, and the LogME lines of those two pairs (WinKawaks/vit-small-patch16-224 on
+    stanfordcars, johnnydevriese/vit_beans on caltech101) are absent from the file altogether. 60 models have two LogME / H-score runs on dtd (the scores differ in the 3rd decimal); the later line of
     the file is kept. Scores of models without fine-tuning records are left out.
     """
     path = resolve_optional(_DIR + "transferability_score_records.csv", data_dir,
