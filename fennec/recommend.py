@@ -177,7 +177,8 @@ class Recommender:
             ids, scores, confidence = used.pop("_ranked")
         ranking = [{"model": str(m), "score": float(s), "confidence": float(c)}
                    for m, s, c in zip(ids[:k], scores[:k], confidence[:k])]
-        explanation = self._explain(features, [r["model"] for r in ranking], version) if explain else {}
+        explanation = (self._explain(space, features, [r["model"] for r in ranking], version)
+                       if explain else {})
         return Recommendation(card.name, ranking, used, version, explanation, features)
 
     def _fallback(self, task: Any, ids: np.ndarray, scores: np.ndarray, confidence: np.ndarray, k: int,
@@ -209,26 +210,18 @@ class Recommender:
         return {"metric": metric, "models": metric_scores, "reason": reason,
                 "_ranked": (ids[order], blended[order], confidence[order])}
 
-    def _explain(self, features: np.ndarray, models: list[str], version: str) -> dict[str, Any]:
-        directory = self.workspace.version_dir(version)
-        stored = np.load(directory / TASK_FEATURES)
-        names, matrix = stored["names"].tolist(), stored["features"]
-        similarity = _cosine(matrix, features)
-        nearest = [names[i] for i in np.argsort(-similarity)[:3]]
-        records = pd.read_csv(directory / _TRAINED_RECORDS)
+    def _explain(self, space: TransferSpace, features: np.ndarray, models: list[str],
+                 version: str) -> dict[str, Any]:
+        nearest = space.similar_tasks(features, k=3)
+        names = [task for task, _ in nearest]
+        records = pd.read_csv(self.workspace.version_dir(version) / _TRAINED_RECORDS)
         records["rank"] = records.groupby("task")["value"].rank(ascending=False, method="min").astype(int)
         per_model = {}
         for model in models:
-            rows = records.loc[(records["model"] == model) & records["task"].isin(nearest)]
+            rows = records.loc[(records["model"] == model) & records["task"].isin(names)]
             per_model[model] = [{"task": r.task, "value": float(r.value), "rank": int(r.rank),
                                  "of": int((records["task"] == r.task).sum())} for r in rows.itertuples()]
-        return {"nearest_tasks": [{"task": t, "similarity": float(similarity[names.index(t)])} for t in nearest],
-                "models": per_model}
-
-
-def _cosine(matrix: np.ndarray, vector: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(matrix, axis=1) * np.linalg.norm(vector) + 1e-12
-    return matrix @ vector / norms
+        return {"nearest_tasks": [{"task": t, "similarity": s} for t, s in nearest], "models": per_model}
 
 
 def _blend(ids: np.ndarray, scores: np.ndarray, confidence: np.ndarray,

@@ -273,11 +273,15 @@ def _embed_each(proxy, tasks: list[Any], cards: list[TaskCard], images: bool) ->
     return out
 
 
-def _domain_row(card: TaskCard, domains: Sequence[str]) -> np.ndarray:
-    """The card's distances to ``domains``: 0 to itself, the mean of its known distances where one is missing."""
+def _domain_row(card: TaskCard, domains: Sequence[str]) -> np.ndarray | None:
+    """The card's distances to ``domains``: 0 to itself, the mean of its known distances where one is missing;
+    None when it knows none of them (a new task: it then gets the training tasks' mean row)."""
     known = card.extra.get("domain_similarity", {})
-    row = np.array([0.0 if d == card.name else known.get(d, np.nan) for d in domains], np.float64)
-    return np.where(np.isnan(row), np.nanmean(row) if np.isfinite(row).any() else 0.0, row)
+    row = np.array([known.get(d, np.nan) for d in domains], np.float64)
+    if not np.isfinite(row).any():
+        return None
+    row[[i for i, d in enumerate(domains) if d == card.name]] = 0.0
+    return np.where(np.isnan(row), np.nanmean(row), row)
 
 
 def shared_domains(cards: Mapping[str, TaskCard]) -> list[str]:

@@ -31,7 +31,7 @@ from sklearn.base import BaseEstimator
 
 from fennec._space_data import (FeatureTable, as_revealed, coerce_records, kernel_confidence, nn_bandwidth,
                                 task_zscores, zscore)
-from fennec._space_kernel import TaskKernel, calibrate_task_kernel, views_of
+from fennec._space_kernel import TaskKernel, block_distances, calibrate_task_kernel, views_of
 from fennec._space_net import SpaceNet
 from fennec._space_train import TrainData, train
 from fennec.errors import InputError, NotFittedError, UnknownNameError
@@ -438,6 +438,34 @@ class TransferSpace(BaseEstimator):
         """
         ids, values = self.next_scores(task_features, tried, candidates)
         return str(ids[int(np.argmax(values))])
+
+    def similar_tasks(self, task_features: np.ndarray, k: int = 3) -> list[tuple[str, float]]:
+        """The ``k`` training tasks nearest to a task by its side features, with a similarity in (0, 1].
+
+        Distances are those of the cold-task kernel (standardised features, the view it calibrated; all blocks at
+        equal weight when it uses none), and the similarity is ``2^{-(d / h)^2}``: 1 for the same features, 1/2 at
+        the kernel's width ``h`` (without a kernel, the median distance from a training task to its nearest one).
+        This is what explains a recommendation, so it looks where the space looks.
+        """
+        self._check_fitted()
+        if self._task_features.dim == 0:
+            raise InputError("similar_tasks needs a space fitted with task features.",
+                             hint="fit with task_features=...")
+        kernel = self.task_kernel_
+        query = self._task_features.vectors(task_features, "task_features", "TransferSpace.similar_tasks")
+        used = np.isfinite(kernel.prior)
+        view = kernel.blocks if used else views_of(self.task_blocks and tuple(self.task_blocks),
+                                                   self._task_features.dim)[-1]
+        distances = block_distances(query, kernel.points, view)[0]
+        if used:
+            width = kernel.width
+        else:
+            pairwise = block_distances(kernel.points, kernel.points, view)
+            np.fill_diagonal(pairwise, np.inf)
+            width = float(np.median(pairwise.min(1))) if len(pairwise) > 1 else 1.0
+        order = np.argsort(distances, kind="stable")[:k]
+        return [(self.task_ids_[kernel.rows[i]], float(np.exp2(-(distances[i] / max(width, 1e-12)) ** 2)))
+                for i in order]
 
     def next_scores(self, task_features: np.ndarray | None = None, tried: Mapping[str, float] | None = None,
                     candidates: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -36,6 +36,10 @@ def test_blocks_cover_the_vector_and_domains_are_the_shared_ones(cards):
     boats = TaskCard(name="boats", n_classes=2, label_names=["yacht", "canoe"],
                      extra={"domain_similarity": {"birds": 0.2, "planes": 0.6}})
     np.testing.assert_allclose(featurizer.transform(boats)[-3:], [0.2, 0.4, 0.6], rtol=1e-6)
+    # one with no table at all (a user's new task) gets the training tasks' mean row, not zeros
+    rows = featurizer.transform_many([cards[n] for n in sorted(cards)])
+    unknown = TaskCard(name="ships", n_classes=2, label_names=["ferry", "tanker"])
+    np.testing.assert_allclose(featurizer.transform(unknown)[-3:], rows[:, -3:].mean(0), rtol=1e-6)
 
 
 def test_no_domains_without_a_shared_table(cards):

@@ -253,6 +253,16 @@ def test_task_blocks_give_a_small_informative_block_its_say(planted, tmp_path):
         TransferSpace(**FAST, task_blocks=[60, 4]).fit(train, task_features=mixed)
 
 
+def test_similar_tasks_finds_a_training_task_from_its_own_features(planted, held_task_space):
+    t = planted.tasks[5]
+    nearest = held_task_space.similar_tasks(planted.task_features[t], k=3)
+    assert nearest[0] == (t, pytest.approx(1.0))
+    assert len(nearest) == 3 and 1.0 >= nearest[1][1] >= nearest[2][1] > 0.0
+    unfitted = TransferSpace(**FAST).fit(planted.records())  # no task features: nothing to compare
+    with pytest.raises(InputError, match="task features"):
+        unfitted.similar_tasks(planted.task_features[t])
+
+
 def test_save_load_round_trip_gives_identical_scores(tmp_path, planted, held_task_space):
     space = clone(held_task_space).fit(planted.records(tasks=set(planted.tasks[1:])), planted.model_features,
                                        planted.task_features)
