@@ -33,7 +33,7 @@ from fennec.errors import InputError
 from .loaders import load
 from .runner import evaluate, method_applies
 
-__all__ = ["run_suite", "write_report"]
+__all__ = ["run_suite", "summary_table", "write_report"]
 
 _ROW_MEASURES = {"budget": ("regret@B1", "regret@B3", "regret@B5", "rel@B3"),
                  "default": ("tau_w", "kendall", "rel@1", "regret@3", "hit@3")}
@@ -166,6 +166,7 @@ def write_report(results: list[dict[str, Any]], out: Path, title: str, source: s
              "(cold-model: also over its seeds; few-shot: over its draws). `tasks` is the number of tasks a method "
              "could be measured on: published scores exist only for some tasks, and few-shot needs k + 2 models "
              "with a value.", ""]
+    lines += ["## Summary", "", summary_table(results), ""]
     for bench in dict.fromkeys(r["benchmark"] for r in results):
         sample = next(r for r in results if r["benchmark"] == bench)
         lines += [f"## {bench} ({sample['n_models']} models x {sample['n_tasks']} evaluated tasks)", ""]
@@ -183,6 +184,22 @@ def write_report(results: list[dict[str, Any]], out: Path, title: str, source: s
     report = out / "report.md"
     report.write_text("\n".join(lines))
     return report
+
+
+def summary_table(results: list[dict[str, Any]]) -> str:
+    """One Markdown table of the headline figure of every (run, method) by benchmark: mean tau_w, or mean
+    regret after 3 tried models (``regret@B3``, lower is better) for the budget protocol; blank where the method
+    does not apply."""
+    benches = list(dict.fromkeys(r["benchmark"] for r in results))
+    cells: dict[tuple[str, str], dict[str, float | None]] = {}
+    for r in results:
+        measure = "regret@B3" if r["protocol"] == "budget" else "tau_w"
+        cells.setdefault((f"{r['run']}: {measure}", r["method"]), {})[r["benchmark"]] = r["mean"].get(measure)
+    lines = ["| run: measure | method | " + " | ".join(benches) + " |", "|---|---|" + "---:|" * len(benches)]
+    for (run, method), row in cells.items():
+        lines.append(f"| {run} | {method} | " + " | ".join(_cell(row[b]) if b in row else "" for b in benches)
+                     + " |")
+    return "\n".join(lines)
 
 
 def _plot_per_task_tau(results: list[dict[str, Any]], path: Path) -> Path | None:
