@@ -122,6 +122,31 @@ def suite_command(config: Path, out: Path | None, jobs: int, resume: bool) -> No
     click.echo(f"wrote {report}")
 
 
+@cli.command("report")
+@click.argument("results", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--title", default=None, help="Report title (default: the results folder's name).")
+@click.option("--suite", "suite_file", default=None, help="The suite file that produced it (named in the report).")
+def report_command(results: Path, title: str | None, suite_file: str | None) -> None:
+    """Write the Markdown report (and plot) of a finished suite again from its results.json, beside it.
+
+    \b
+    Example:
+      python -m benchmark report reports/main/results.json --suite configs/suite-main.yaml
+    """
+    from fennec.errors import InputError
+
+    from .reports import write_report
+
+    try:
+        loaded = json.loads(results.read_text())
+        assert isinstance(loaded, list) and all("benchmark" in r and "mean" in r for r in loaded)
+    except (json.JSONDecodeError, AssertionError):
+        raise InputError(f"{results} is not the results.json of a suite.",
+                         hint="pass the results.json that `python -m benchmark suite` wrote") from None
+    report = write_report(loaded, results.parent, title=title or results.parent.name, source=suite_file)
+    click.echo(f"wrote {report}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point with fennec's error translation (one line + hint, traceback only with FENNEC_DEBUG=1)."""
     from fennec.cli import run_click

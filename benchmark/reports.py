@@ -159,10 +159,10 @@ def _cell(value: float | None) -> str:
     return "n/a" if value is None or value != value else f"{value:.3f}"
 
 
-def write_report(results: list[dict[str, Any]], out: Path, title: str, source: str) -> Path:
+def write_report(results: list[dict[str, Any]], out: Path, title: str, source: str | None) -> Path:
     """Markdown tables (one per benchmark and run: methods x headline measures) and the per-task tau_w plot."""
     lines = [f"# Benchmark report: {title}", "",
-             f"Produced by `python -m benchmark suite {source}`; every figure is a mean over tasks "
+             f"Produced by `python -m benchmark suite {source or 'SUITE.yaml'}`; every figure is a mean over tasks "
              "(cold-model: also over its seeds; few-shot: over its draws). `tasks` is the number of tasks a method "
              "could be measured on: published scores exist only for some tasks, and few-shot needs k + 2 models "
              "with a value.", ""]

@@ -64,3 +64,13 @@ def test_parallel_jobs_give_the_serial_figures(data_dir, tmp_path, capsys):
     assert "[4/4]" in capsys.readouterr().err  # one progress line per evaluation
     serial, parallel = (json.loads((tmp_path / d / "results.json").read_text()) for d in ("serial", "parallel"))
     assert [r["mean"] for r in serial] == [r["mean"] for r in parallel]
+
+
+def test_report_is_written_again_from_results(data_dir, tmp_path, capsys):
+    assert main(["suite", str(_tiny(tmp_path)), "--out", str(tmp_path / "out")]) == 0
+    (tmp_path / "out" / "report.md").unlink()
+    assert main(["report", str(tmp_path / "out" / "results.json"), "--suite", "tiny.yaml"]) == 0
+    assert "suite tiny.yaml" in (tmp_path / "out" / "report.md").read_text()
+    (tmp_path / "bad.json").write_text("{}")
+    assert main(["report", str(tmp_path / "bad.json")]) == 1
+    assert "not the results.json of a suite" in capsys.readouterr().err
