@@ -135,6 +135,8 @@ def report_command(results: Path, title: str | None, suite_file: str | None) -> 
     """
     from fennec.errors import InputError
 
+    import yaml
+
     from .reports import write_report
 
     try:
@@ -143,7 +145,11 @@ def report_command(results: Path, title: str | None, suite_file: str | None) -> 
     except (json.JSONDecodeError, AssertionError):
         raise InputError(f"{results} is not the results.json of a suite.",
                          hint="pass the results.json that `python -m benchmark suite` wrote") from None
-    report = write_report(loaded, results.parent, title=title or results.parent.name, source=suite_file)
+    methods = None
+    if suite_file and Path(suite_file).exists():  # the suite's method order for the summary
+        methods = (yaml.safe_load(Path(suite_file).read_text()) or {}).get("methods")
+    report = write_report(loaded, results.parent, title=title or results.parent.name, source=suite_file,
+                          methods=methods)
     click.echo(f"wrote {report}")
 
 

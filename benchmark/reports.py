@@ -123,7 +123,7 @@ def run_suite(config_path: Path, out: Path | None = None, *, jobs: int = 1, resu
     results = [done[_job_key(*job)] for job in planned]
     (out / "results.json").write_text(json.dumps(results, indent=1))
     partial.unlink(missing_ok=True)
-    return write_report(results, out, title=config.get("name", "suite"), source=str(config_path))
+    return write_report(results, out, title=config.get("name", "suite"), source=str(config_path), methods=methods)
 
 
 def _finished(partial: Path, planned: list[Job]) -> dict[str, dict[str, Any]]:
@@ -159,14 +159,15 @@ def _cell(value: float | None) -> str:
     return "n/a" if value is None or value != value else f"{value:.3f}"
 
 
-def write_report(results: list[dict[str, Any]], out: Path, title: str, source: str | None) -> Path:
+def write_report(results: list[dict[str, Any]], out: Path, title: str, source: str | None,
+                 methods: list[str] | None = None) -> Path:
     """Markdown tables (one per benchmark and run: methods x headline measures) and the per-task tau_w plot."""
     lines = [f"# Benchmark report: {title}", "",
              f"Produced by `python -m benchmark suite {source or 'SUITE.yaml'}`; every figure is a mean over tasks "
              "(cold-model: also over its seeds; few-shot: over its draws). `tasks` is the number of tasks a method "
              "could be measured on: published scores exist only for some tasks, and few-shot needs k + 2 models "
              "with a value.", ""]
-    lines += ["## Summary", "", summary_table(results), ""]
+    lines += ["## Summary", "", summary_table(results, methods), ""]
     for bench in dict.fromkeys(r["benchmark"] for r in results):
         sample = next(r for r in results if r["benchmark"] == bench)
         lines += [f"## {bench} ({sample['n_models']} models x {sample['n_tasks']} evaluated tasks)", ""]
@@ -186,17 +187,19 @@ def write_report(results: list[dict[str, Any]], out: Path, title: str, source: s
     return report
 
 
-def summary_table(results: list[dict[str, Any]]) -> str:
+def summary_table(results: list[dict[str, Any]], methods: list[str] | None = None) -> str:
     """One Markdown table of the headline figure of every (run, method) by benchmark: mean tau_w, or mean
     regret after 3 tried models (``regret@B3``, lower is better) for the budget protocol; blank where the method
-    does not apply."""
+    does not apply. Rows follow the runs' order, then ``methods`` (default: their order of appearance)."""
     benches = list(dict.fromkeys(r["benchmark"] for r in results))
     cells: dict[tuple[str, str], dict[str, float | None]] = {}
     for r in results:
         measure = "regret@B3" if r["protocol"] == "budget" else "tau_w"
         cells.setdefault((f"{r['run']}: {measure}", r["method"]), {})[r["benchmark"]] = r["mean"].get(measure)
+    runs = list(dict.fromkeys(run for run, _ in cells))
+    methods = list(dict.fromkeys([*(methods or []), *(r["method"] for r in results)]))
     lines = ["| run: measure | method | " + " | ".join(benches) + " |", "|---|---|" + "---:|" * len(benches)]
-    for (run, method), row in cells.items():
+    for (run, method), row in sorted(cells.items(), key=lambda c: (runs.index(c[0][0]), methods.index(c[0][1]))):
         lines.append(f"| {run} | {method} | " + " | ".join(_cell(row[b]) if b in row else "" for b in benches)
                      + " |")
     return "\n".join(lines)
