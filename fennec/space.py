@@ -64,6 +64,7 @@ _CONSTRAINTS = {
     "fold_in_temperature": (Real, 1e-6, None),
     "calibration_tasks": (Integral, 0, None), "update_epochs": (Integral, 1, None),
     "update_min_steps": (Integral, 0, None), "replay_ratio": (Real, 0.0, None), "explore": (Real, 0.0, None),
+    "diversity": (Real, 0.0, None),
 }
 
 
@@ -120,6 +121,10 @@ class TransferSpace(BaseEstimator):
         Old records replayed in :meth:`update`, per new record.
     explore : float, default=0.5
         Optimism of :meth:`next`: bonus ``explore * spread_m * (1 - confidence)``.
+    diversity : float, default=0.5
+        Hedging of :meth:`next`: penalty ``diversity * max_t corr(m, t)`` over the tried models ``t`` (the
+        correlation of two models' scores across tasks in the space): with a few tries, the best of them is what
+        counts, and a near-copy of a tried model adds little to it.
     random_state : int, optional
         Seed of initialisation, batching and dropout; the same seed gives the same space.
     verbose : bool, default=False
@@ -193,7 +198,8 @@ class TransferSpace(BaseEstimator):
                  init_scale: float = 0.1, bias_shrink: float = 1.0, fold_in_temperature: float = 1.8,
                  fold_in_alpha: float = 50.0, task_blocks: Sequence[int] | None = None,
                  calibration_tasks: int = 100, update_epochs: int = 5, update_min_steps: int = 50,
-                 replay_ratio: float = 1.0, explore: float = 0.5, random_state: int | None = None,
+                 replay_ratio: float = 1.0, explore: float = 0.5, diversity: float = 0.5,
+                 random_state: int | None = None,
                  verbose: bool = False) -> None:
         self.n_factors = n_factors
         self.hidden = hidden
@@ -217,6 +223,7 @@ class TransferSpace(BaseEstimator):
         self.update_min_steps = update_min_steps
         self.replay_ratio = replay_ratio
         self.explore = explore
+        self.diversity = diversity
         self.random_state = random_state
         self.verbose = verbose
 
@@ -474,7 +481,8 @@ class TransferSpace(BaseEstimator):
 
         Folds ``tried`` into the task vector and adds a bonus ``explore * spread_m * (1 - confidence)``, where
         ``spread_m`` is how much model m's score varies across training tasks: while the task is uncertain, models
-        whose outcome could be high are favoured.
+        whose outcome could be high are favoured. Models that move with a tried one (correlation across tasks) pay
+        ``diversity`` times that correlation: the best of a few tries gains more from a different bet.
 
         Parameters
         ----------
@@ -496,7 +504,10 @@ class TransferSpace(BaseEstimator):
                              f"Got shape {np.shape(task_features)} instead.")
         ids, scores, confidence = self.score(task_features, tried)
         optimistic = scores + self.explore * self._model_spread * (1.0 - confidence)
-        optimistic[[self._model_pos[m] for m in tried]] = -np.inf
+        tried_rows = [self._model_pos[m] for m in tried]
+        if tried_rows and self.diversity:
+            optimistic -= self.diversity * self._correlation(tried_rows).max(1)
+        optimistic[tried_rows] = -np.inf
         if not np.isfinite(optimistic).any():
             raise InputError("`tried` of TransferSpace.next must leave at least one model untried. "
                              f"Got all {len(ids)} models.")
@@ -509,6 +520,13 @@ class TransferSpace(BaseEstimator):
                                  hint="pass models that are not in `tried`")
             optimistic = masked
         return ids, optimistic
+
+    def _correlation(self, rows: list[int]) -> np.ndarray:
+        """Correlation (n_models, len(rows)) across tasks of every model's score with the models at ``rows``:
+        ``u_m' C u_t / (spread_m spread_t)`` with ``C`` the covariance of the task vectors (biases cancel)."""
+        cov = self.model_factors_ @ (self._task_cov @ self.model_factors_[rows].T)
+        scale = np.outer(self._model_spread, self._model_spread[rows])
+        return np.where(scale > 1e-12, cov / np.maximum(scale, 1e-12), 0.0)
 
     def predict(self, pairs: pd.DataFrame) -> np.ndarray:
         """Scores of known (model, task) pairs, e.g. to check the fit on held-out records.

@@ -234,6 +234,21 @@ def test_next_chooses_among_the_candidates_only(planted, held_task_space):
         held_task_space.next(feats, {pool[0]: 0.5}, candidates=pool[:1])
 
 
+def test_next_hedges_away_from_near_copies_of_a_tried_model(planted, held_task_space):
+    space = clone(held_task_space).fit(planted.records(tasks=set(planted.tasks[1:])), planted.model_features,
+                                       planted.task_features)
+    feats = planted.task_features["t00"]
+    first = space.next(feats, {})
+    tried = {first: 0.5}
+    corr = dict(zip(space.model_ids_, space._correlation([space._model_pos[first]])[:, 0]))
+    space.diversity = 0.0
+    greedy = space.next(feats, tried)
+    space.diversity = 10.0
+    hedged = space.next(feats, tried)
+    assert corr[first] == pytest.approx(1.0)
+    assert corr[hedged] < corr[greedy] and corr[hedged] < 0.5
+
+
 def test_task_blocks_give_a_small_informative_block_its_say(planted, tmp_path):
     """An informative 5-column block beside 60 columns of noise: one kernel over all columns drowns it, the
     per-block views let the calibration find it."""
