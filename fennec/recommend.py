@@ -228,11 +228,14 @@ def _blend(ids: np.ndarray, scores: np.ndarray, confidence: np.ndarray,
            metric_scores: Mapping[str, float]) -> np.ndarray:
     """Scores where the metric ran become ``c * z(space) + (1 - c) * z(metric)`` mapped back onto the space's scale
     over those models (``c`` their confidence), so a metric moves a model only among the candidates it scored and
-    moves it more where the space is less sure."""
+    moves it more where the space is less sure. A metric that scores every candidate the same (SFDA saturates on
+    small tasks) says nothing about their order and leaves the scores as they are."""
     blended = scores.astype(np.float64).copy()
     where = np.array([m in metric_scores for m in ids])
     space_part = scores[where]
     metric_part = np.array([metric_scores[m] for m in ids[where]], dtype=np.float64)
+    if np.ptp(metric_part) <= 1e-12 * max(1.0, float(np.abs(metric_part).max())):
+        return blended
     mean, std = space_part.mean(), space_part.std() or 1.0
     z_space = (space_part - mean) / std
     z_metric = (metric_part - metric_part.mean()) / (metric_part.std() or 1.0)

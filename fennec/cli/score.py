@@ -48,3 +48,8 @@ def command(task_dir: str, max_per_class: int, max_images: int, seed: int, metri
     click.echo(f"{'rank':>4}  {'model':<{width}}  {'score':>12}  {'seconds':>8}")
     for row in rows:
         click.echo(f"{row['rank']:>4}  {row['model']:<{width}}  {row['score']:>12.5g}  {row['seconds']:>8.1f}")
+    scores = [row["score"] for row in rows]
+    if len(rows) > 1 and max(scores) - min(scores) <= 1e-9 * max(1.0, abs(max(scores))):
+        click.echo(f"Note: every model scores the same, so {metric} cannot rank them here (it saturates when the "
+                   f"task has few images for the feature dimension: {rows[0]['n_images']} images). Try more images "
+                   "(--max-per-class) or another metric, e.g. --metric logme.")

@@ -106,3 +106,16 @@ def test_training_uses_the_proxies_of_the_workspace_config(tmp_path, data_dir, c
     rec = recommender.recommend(bench.task_cards[held], k=5, fallback="none")
     assert len(rec.ranking) == 5 and len(rec.task_features) == len(recommender._featurizer(version).transform(
         bench.task_cards[held]))
+
+
+def test_fallback_blend_moves_uncertain_models_towards_the_metric_and_ignores_a_tied_metric():
+    from fennec.recommend import _blend
+
+    ids = np.array(["a", "b", "c", "d"])
+    scores = np.array([2.0, 1.0, 0.0, -1.0])
+    unsure = np.zeros(4)
+    flipped = _blend(ids, scores, unsure, {"a": 0.1, "b": 0.5, "c": 0.9})  # d: no metric, unchanged
+    assert flipped[2] > flipped[1] > flipped[0] and flipped[3] == -1.0
+    sure = _blend(ids, scores, np.ones(4), {"a": 0.1, "b": 0.5, "c": 0.9})
+    np.testing.assert_allclose(sure, scores, atol=1e-12)  # full confidence: the metric does not move them
+    np.testing.assert_array_equal(_blend(ids, scores, unsure, {"a": 1.0, "b": 1.0, "c": 1.0}), scores)
