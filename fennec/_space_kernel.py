@@ -26,7 +26,8 @@ from scipy import stats
 
 from fennec.errors import InputError
 
-__all__ = ["TaskKernel", "calibrate_task_kernel", "block_distances", "scaled_distances", "views_of"]
+__all__ = ["TaskKernel", "calibrate_task_kernel", "block_distances", "median_spacing", "scaled_distances",
+           "views_of"]
 
 #: Candidate widths, in multiples of the median nearest-neighbour spacing of the training tasks.
 WIDTHS = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0)
@@ -158,9 +159,17 @@ def calibrate_task_kernel(points: np.ndarray, rows: np.ndarray, vectors: np.ndar
     return kernel
 
 
+def median_spacing(distances: np.ndarray) -> float:
+    """The median distance from each point to its nearest other point (``distances``: their pairwise distances);
+    1.0 when there are fewer than two points or they coincide."""
+    if len(distances) < 2:
+        return 1.0
+    nearest = np.where(np.eye(len(distances), dtype=bool), np.inf, distances).min(1)
+    spacing = float(np.median(nearest))
+    return spacing if spacing > 1e-6 else 1.0
+
+
 def _widths(distances: np.ndarray) -> np.ndarray:
     """Candidate widths of a view: :data:`WIDTHS` times the median nearest-neighbour spacing of the training tasks
     (``distances``: their pairwise distances in that view)."""
-    nearest = np.where(np.eye(len(distances), dtype=bool), np.inf, distances).min(1)
-    spacing = float(np.median(nearest))
-    return np.asarray(WIDTHS) * (spacing if spacing > 1e-6 else 1.0)
+    return np.asarray(WIDTHS) * median_spacing(distances)

@@ -31,7 +31,7 @@ from sklearn.base import BaseEstimator
 
 from fennec._space_data import (FeatureTable, as_revealed, coerce_records, kernel_confidence, nn_bandwidth,
                                 task_zscores, zscore)
-from fennec._space_kernel import TaskKernel, block_distances, calibrate_task_kernel, views_of
+from fennec._space_kernel import TaskKernel, block_distances, calibrate_task_kernel, median_spacing, views_of
 from fennec._space_net import SpaceNet
 from fennec._space_train import TrainData, train
 from fennec.errors import InputError, NotFittedError, UnknownNameError
@@ -464,15 +464,9 @@ class TransferSpace(BaseEstimator):
         view = kernel.blocks if used else views_of(self.task_blocks and tuple(self.task_blocks),
                                                    self._task_features.dim)[-1]
         distances = block_distances(query, kernel.points, view)[0]
-        if used:
-            width = kernel.width
-        else:
-            pairwise = block_distances(kernel.points, kernel.points, view)
-            np.fill_diagonal(pairwise, np.inf)
-            width = float(np.median(pairwise.min(1))) if len(pairwise) > 1 else 1.0
+        width = kernel.width if used else median_spacing(block_distances(kernel.points, kernel.points, view))
         order = np.argsort(distances, kind="stable")[:k]
-        return [(self.task_ids_[kernel.rows[i]], float(np.exp2(-(distances[i] / max(width, 1e-12)) ** 2)))
-                for i in order]
+        return [(self.task_ids_[kernel.rows[i]], float(np.exp2(-(distances[i] / width) ** 2))) for i in order]
 
     def next_scores(self, task_features: np.ndarray | None = None, tried: Mapping[str, float] | None = None,
                     candidates: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
