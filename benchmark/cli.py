@@ -133,18 +133,20 @@ def report_command(results: Path, title: str | None, suite_file: str | None) -> 
     Example:
       python -m benchmark report reports/main/results.json --suite configs/suite-main.yaml
     """
-    from fennec.errors import InputError
-
     import yaml
+
+    from fennec.errors import InputError
 
     from .reports import write_report
 
     try:
         loaded = json.loads(results.read_text())
-        assert isinstance(loaded, list) and all("benchmark" in r and "mean" in r for r in loaded)
-    except (json.JSONDecodeError, AssertionError):
+    except json.JSONDecodeError:
+        loaded = None
+    if not (isinstance(loaded, list) and all(isinstance(r, dict) and "benchmark" in r and "mean" in r
+                                             for r in loaded)):
         raise InputError(f"{results} is not the results.json of a suite.",
-                         hint="pass the results.json that `python -m benchmark suite` wrote") from None
+                         hint="pass the results.json that `python -m benchmark suite` wrote")
     methods = None
     if suite_file and Path(suite_file).exists():  # the suite's method order for the summary
         methods = (yaml.safe_load(Path(suite_file).read_text()) or {}).get("methods")
