@@ -12,9 +12,11 @@ the prior: a task far from every training task gets ``v_bar``, one close to a fe
 vectors. The side features may come in blocks (label-name embedding, description embedding, size, a vision proxy's
 distances...): the distance is then the root mean square of the per-block distances (each per square root of its
 dimension), over one block or over all of them (a *view*), so that a 13-column block is not drowned by a
-768-column one. The view, the width ``h`` and the prior weight ``kappa`` are chosen by leave-one-task-out on the
-training tasks themselves (each training task predicted from the others, ranked against its own records); when no
-setting beats the prior by a margin, the side features are not used at all (``kappa = inf``).
+768-column one. The view, the width ``h`` and the prior weight ``kappa`` are scored by leave-one-task-out on the
+training tasks themselves (each training task predicted from the others, ranked against its own records). With 12 to
+20 training tasks the single best setting is mostly luck, so the kernel averages the settings that win on bootstrap
+resamples of the tasks (bagging); when that procedure does not beat the prior by a margin, the side features are
+not used at all.
 """
 from __future__ import annotations
 
@@ -26,15 +28,17 @@ from scipy import stats
 
 from fennec.errors import InputError
 
-__all__ = ["TaskKernel", "calibrate_task_kernel", "block_distances", "median_spacing", "scaled_distances",
+__all__ = ["KernelSetting", "TaskKernel", "calibrate_task_kernel", "block_distances", "median_spacing", "scaled_distances",
            "views_of"]
 
 #: Candidate widths, in multiples of the median nearest-neighbour spacing of the training tasks.
 WIDTHS = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0)
 #: Candidate prior weights (pseudo-count of the mean task).
 PRIORS = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
-#: Mean weighted tau by which a setting must beat the prior alone to be used.
+#: Mean weighted tau by which the calibrated kernel must beat the prior alone to be used.
 MARGIN = 0.03
+#: Bootstrap resamples of the held-out tasks whose winning settings make up the kernel.
+BAGS = 100
 
 
 def scaled_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -68,34 +72,76 @@ def views_of(sizes: tuple[int, ...] | None, dim: int) -> list[Blocks]:
     return [()] + [(block,) for block in blocks] + [blocks]
 
 
+@dataclass(frozen=True)
+class KernelSetting:
+    """One calibrated kernel: view (column blocks), width ``h``, prior weight ``kappa`` and its share of the
+    bagged kernel."""
+
+    blocks: Blocks
+    width: float
+    prior: float
+    share: float = 1.0
+
+    def to_dict(self) -> dict:
+        return {"blocks": [list(b) for b in self.blocks], "width": self.width, "prior": self.prior,
+                "share": self.share}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "KernelSetting":
+        return cls(tuple(tuple(b) for b in data["blocks"]), float(data["width"]), float(data["prior"]),
+                   float(data["share"]))
+
+
 @dataclass
 class TaskKernel:
-    """The calibrated kernel: training task features and rows, view (column blocks), width ``h`` and prior
-    weight ``kappa``."""
+    """The calibrated kernel: training task features and rows, and the settings it averages (none: the side
+    features are not used)."""
 
     points: np.ndarray
     rows: np.ndarray
-    width: float = 1.0
-    prior: float = float("inf")
-    blocks: Blocks = ()
+    settings: tuple[KernelSetting, ...] = ()
+
+    @property
+    def used(self) -> bool:
+        """Whether the side features move a cold task away from the prior."""
+        return bool(self.settings) and self.points.shape[0] > 0
+
+    def similarity(self, queries: np.ndarray) -> np.ndarray:
+        """Kernel values (n, n_points) in [0, 1] of standardised side features to the training tasks: the shares'
+        mean of ``2^{-(d / h)^2}`` over the settings."""
+        out = np.zeros((queries.shape[0], self.points.shape[0]))
+        distances: dict[Blocks, np.ndarray] = {}
+        for s in self.settings:
+            if s.blocks not in distances:
+                distances[s.blocks] = block_distances(queries, self.points, s.blocks)
+            out += s.share * np.exp2(-(distances[s.blocks] / s.width) ** 2)
+        return out
 
     def weights(self, queries: np.ndarray, n_tasks: int) -> tuple[np.ndarray, np.ndarray]:
         """Weights (n, n_tasks) over the training tasks, summing to 1, for standardised side features (n, q), and
         the weight of the data against the prior (``sum k / (sum k + kappa)``, in [0, 1]: 0 when the features say
         nothing).
 
-        Task ``j`` weighs ``(k_j + kappa / n_tasks) / (sum k + kappa)``, so the weighted mean of the training task
-        vectors is the kernel regression of the module docstring; without a usable kernel the weights are uniform
-        (their mean vector is the prior ``v_bar``).
+        Under one setting task ``j`` weighs ``(k_j + kappa / n_tasks) / (sum k + kappa)``, so the weighted mean of
+        the training task vectors is the kernel regression of the module docstring; the bagged kernel takes the
+        shares' mean of its settings' weights. Without a usable kernel the weights are uniform (their mean vector
+        is the prior ``v_bar``).
         """
         n = queries.shape[0]
-        if not np.isfinite(self.prior) or self.points.shape[0] == 0:
-            return np.full((n, n_tasks), 1.0 / n_tasks), np.zeros(n)
-        kernel = np.exp2(-(block_distances(queries, self.points, self.blocks) / self.width) ** 2)
-        total = kernel.sum(1)
-        weights = np.full((n, n_tasks), self.prior / n_tasks)
-        weights[:, self.rows] += kernel
-        return weights / (total + self.prior)[:, None], total / (total + self.prior)
+        weights, data = np.zeros((n, n_tasks)), np.zeros(n)
+        if not self.used:
+            return weights + 1.0 / n_tasks, data
+        distances: dict[Blocks, np.ndarray] = {}
+        for s in self.settings:
+            if s.blocks not in distances:
+                distances[s.blocks] = block_distances(queries, self.points, s.blocks)
+            kernel = np.exp2(-(distances[s.blocks] / s.width) ** 2)
+            total = kernel.sum(1)
+            part = np.full((n, n_tasks), s.prior / n_tasks)
+            part[:, self.rows] += kernel
+            weights += s.share * part / (total + s.prior)[:, None]
+            data += s.share * total / (total + s.prior)
+        return weights, data
 
 
 def _weighted_tau(predicted: np.ndarray, truth: np.ndarray) -> float:
@@ -104,11 +150,75 @@ def _weighted_tau(predicted: np.ndarray, truth: np.ndarray) -> float:
     return float(stats.weightedtau(predicted, truth).statistic)
 
 
+Column = Callable[[int], tuple[np.ndarray, np.ndarray, np.ndarray]]
+Observed = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+@dataclass
+class _HeldOut:
+    """The leave-one-task-out problems of the calibration: what predicting calibration task ``i`` (training task
+    row ``rows[chosen[i]]``) from the other training tasks needs (see :func:`calibrate_task_kernel`)."""
+
+    rows: np.ndarray
+    chosen: np.ndarray
+    distances: dict[Blocks, np.ndarray]  # per view: (n_chosen, n_rows) distances
+    vectors: np.ndarray
+    model_factors: np.ndarray
+    column: Column
+    observed: Observed
+
+    def __call__(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[Blocks, np.ndarray]]:
+        """Held-out task ``i``'s z-scores, the model biases without it, the other tasks' pull on its models
+        (n_models_i, n_others) and its distances to the other tasks per view."""
+        j = self.chosen[i]
+        models, z, bias = self.column(int(self.rows[j]))
+        others = np.arange(len(self.rows)) != j
+        mean = (self.vectors.sum(0) - self.vectors[self.rows[j]]) / (len(self.vectors) - 1)
+        seen = self.observed(self.rows[others], models).T
+        deviation = np.where(np.isnan(seen), self.model_factors[models] @ (self.vectors[self.rows[others]]
+                                                                           - mean).T, seen - bias[:, None])
+        return z, bias, deviation, {view: d[i, others] for view, d in self.distances.items()}
+
+
+def _gains(z: np.ndarray, bias: np.ndarray, deviation: np.ndarray, distances: dict[Blocks, np.ndarray],
+           settings: list[tuple[Blocks, float]]) -> np.ndarray:
+    """Weighted tau of a held-out task under every setting (flat over settings x :data:`PRIORS`), minus that of the
+    prior (the model biases alone)."""
+    out = np.empty((len(settings), len(PRIORS)))
+    for s, (view, width) in enumerate(settings):
+        k = np.exp2(-(distances[view] / width) ** 2)
+        tilt, mass = deviation @ k, k.sum()
+        out[s] = [_weighted_tau(bias + tilt / (mass + prior), z) for prior in PRIORS]
+    return out.ravel() - _weighted_tau(bias, z)
+
+
+def _bagged_shares(gains: np.ndarray, seed: int) -> np.ndarray:
+    """Share of each setting (columns of ``gains``, rows: held-out tasks) among the winners of :data:`BAGS`
+    bootstrap resamples of the tasks (bagging, Breiman 1996: one winner picked on 12-20 tasks is mostly noise)."""
+    rng = np.random.default_rng(seed)
+    n = len(gains)
+    wins = np.bincount([int(np.argmax(gains[rng.integers(0, n, n)].mean(0))) for _ in range(BAGS)],
+                       minlength=gains.shape[1])
+    return wins / BAGS
+
+
+def _prediction(bias: np.ndarray, deviation: np.ndarray, distances: np.ndarray, settings: list,
+                shares: np.ndarray) -> np.ndarray:
+    """The held-out task's predicted z-scores under the settings' shares (flat over settings x priors)."""
+    out = bias.copy()
+    for flat in np.flatnonzero(shares):
+        s, p = divmod(int(flat), len(PRIORS))
+        view, width = settings[s]
+        k = np.exp2(-(distances[view] / width) ** 2)
+        out += shares[flat] * (deviation @ k) / (k.sum() + PRIORS[p])
+    return out
+
+
 def calibrate_task_kernel(points: np.ndarray, rows: np.ndarray, vectors: np.ndarray, model_factors: np.ndarray,
-                          column: Callable[[int], tuple[np.ndarray, np.ndarray, np.ndarray]],
-                          observed: Callable[[np.ndarray, np.ndarray], np.ndarray], views: list[Blocks],
-                          max_tasks: int, rng: np.random.Generator) -> TaskKernel:
-    """Choose view, width and prior weight by leave-one-task-out over (at most ``max_tasks`` of) the training tasks.
+                          column: Column, observed: Observed, views: list[Blocks], max_tasks: int,
+                          rng: np.random.Generator) -> TaskKernel:
+    """Choose views, widths and prior weights by leave-one-task-out over (at most ``max_tasks`` of) the training
+    tasks, bagged.
 
     ``column(j)`` gives task row ``j``'s models, their z-scored values and their bias computed without task ``j``;
     ``observed(task_rows, models)`` the z-scores of those tasks on those models (NaN where there is no record);
@@ -118,45 +228,39 @@ def calibrate_task_kernel(points: np.ndarray, rows: np.ndarray, vectors: np.ndar
     record, the space's reconstruction ``<u_m, v_i - v_bar>``: the model vectors were fitted on the held-out task
     too, so leaning on them would flatter the kernel on a small history (on a large one they are rarely needed
     and the task's own share in them is negligible).
+
+    Every setting (view, width, prior) is scored by its mean weighted tau over the held-out tasks; the kernel
+    averages the winners of bootstrap resamples of those tasks (:func:`_bagged_shares`). It is used only when the
+    whole procedure, run without each held-out task and scored on it, beats the prior by :data:`MARGIN` and by
+    one standard error.
     """
-    kernel = TaskKernel(points, rows)
     if len(rows) < 3:
-        return kernel
+        return TaskKernel(points, rows)
     chosen = np.arange(len(rows))
     if len(chosen) > max_tasks:
         chosen = np.sort(rng.choice(len(rows), max_tasks, replace=False))
+    seed = int(rng.integers(2 ** 31))
     dists, settings = {}, []
     for view in views:  # all pairwise distances once per view: the width grid and the held-out rows need them
         full = block_distances(points, points, view)
         dists[view] = full[chosen]
         settings += [(view, width) for width in _widths(full)]
-    table = np.zeros((len(chosen), len(settings), len(PRIORS)))
-    baseline = np.zeros(len(chosen))
-    total_vector = vectors.sum(0)
-    for i, j in enumerate(chosen):
-        models, z, bias = column(int(rows[j]))
-        others = np.arange(len(rows)) != j
-        mean = (total_vector - vectors[rows[j]]) / (len(vectors) - 1)
-        u = model_factors[models]
-        baseline[i] = _weighted_tau(bias, z)  # the prior: the model biases alone
-        seen = observed(rows[others], models).T  # (n_models_j, n_others)
-        deviation = np.where(np.isnan(seen), u @ (vectors[rows[others]] - mean).T, seen - bias[:, None])
-        for s, (view, width) in enumerate(settings):
-            k = np.exp2(-(dists[view][i, others] / width) ** 2)
-            tilt, mass = deviation @ k, k.sum()
-            for p, prior in enumerate(PRIORS):
-                table[i, s, p] = _weighted_tau(bias + tilt / (mass + prior), z)
-    best = np.unravel_index(np.argmax(table.mean(0)), table.shape[1:])
-    # The gain of the whole procedure, not of its winner: each held-out task is scored by the setting that wins on
-    # the other held-out tasks (a best-of-many setting flatters itself on the tasks it was picked on).
-    flat = table.reshape(len(chosen), -1)
-    picks = np.argmax(flat.sum(0)[None] - flat, axis=1)
-    gains = flat[np.arange(len(chosen)), picks] - baseline
-    # tilt only for a clear gain: at least MARGIN, and one standard error above zero
-    if gains.mean() >= max(MARGIN, gains.std(ddof=1) / np.sqrt(len(gains))):
-        view, width = settings[best[0]]
-        kernel.blocks, kernel.width, kernel.prior = view, float(width), float(PRIORS[best[1]])
-    return kernel
+    held_out = _HeldOut(rows, chosen, dists, vectors, model_factors, column, observed)
+    gains = np.stack([_gains(*held_out(i), settings) for i in range(len(chosen))])
+    # The gain of the whole procedure, not of its result: each held-out task is scored by the kernel bagged on
+    # the other held-out tasks (a kernel picked on the tasks it is scored on flatters itself).
+    nested = np.zeros(len(chosen))
+    for i in range(len(chosen)):
+        z, bias, deviation, distances = held_out(i)
+        shares = _bagged_shares(np.delete(gains, i, axis=0), seed)
+        nested[i] = (_weighted_tau(_prediction(bias, deviation, distances, settings, shares), z)
+                     - _weighted_tau(bias, z))
+    if nested.mean() < max(MARGIN, nested.std(ddof=1) / np.sqrt(len(nested))):
+        return TaskKernel(points, rows)
+    shares = _bagged_shares(gains, seed)
+    return TaskKernel(points, rows, tuple(
+        KernelSetting(settings[s][0], float(settings[s][1]), float(PRIORS[p]), float(shares[flat]))
+        for flat in np.flatnonzero(shares) for s, p in [divmod(int(flat), len(PRIORS))]))
 
 
 def median_spacing(distances: np.ndarray) -> float:

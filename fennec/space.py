@@ -31,7 +31,8 @@ from sklearn.base import BaseEstimator
 
 from fennec._space_data import (FeatureTable, as_revealed, coerce_records, kernel_confidence, nn_bandwidth,
                                 task_zscores, zscore)
-from fennec._space_kernel import TaskKernel, block_distances, calibrate_task_kernel, median_spacing, views_of
+from fennec._space_kernel import (KernelSetting, TaskKernel, block_distances, calibrate_task_kernel, median_spacing,
+                                  views_of)
 from fennec._space_net import SpaceNet
 from fennec._space_train import TrainData, train
 from fennec.errors import InputError, NotFittedError, UnknownNameError
@@ -145,8 +146,8 @@ class TransferSpace(BaseEstimator):
     model_confidence_ : ndarray of shape (n_models,)
         How well each model is known, in [0, 1] (see Notes).
     task_kernel_ : TaskKernel
-        The calibrated cold-start kernel over the training tasks (``width``, ``prior``; ``prior`` is inf when the
-        task side features did not help in calibration and are ignored).
+        The calibrated cold-start kernel over the training tasks (its ``settings``: views, widths, prior weights and
+        their shares; none when the task side features did not help in calibration and are ignored).
     net_ : torch.nn.Module
         The trained parameters.
 
@@ -323,8 +324,7 @@ class TransferSpace(BaseEstimator):
               "update")
         self._refresh()
         rows = np.flatnonzero(self._task_features.has)  # new tasks join the kernel; its calibration stays
-        self.task_kernel_ = TaskKernel(self._task_features.matrix[rows], rows, self.task_kernel_.width,
-                                       self.task_kernel_.prior, self.task_kernel_.blocks)
+        self.task_kernel_ = TaskKernel(self._task_features.matrix[rows], rows, self.task_kernel_.settings)
         return self
 
     def add_model(self, model_id: str | Sequence[str], model_features: np.ndarray | None = None) -> "TransferSpace":
@@ -449,10 +449,10 @@ class TransferSpace(BaseEstimator):
     def similar_tasks(self, task_features: np.ndarray, k: int = 3) -> list[tuple[str, float]]:
         """The ``k`` training tasks nearest to a task by its side features, with a similarity in (0, 1].
 
-        Distances are those of the cold-task kernel (standardised features, the view it calibrated; all blocks at
-        equal weight when it uses none), and the similarity is ``2^{-(d / h)^2}``: 1 for the same features, 1/2 at
-        the kernel's width ``h`` (without a kernel, the median distance from a training task to its nearest one).
-        This is what explains a recommendation, so it looks where the space looks.
+        The similarity is the cold-task kernel's (standardised features; the shares' mean of ``2^{-(d / h)^2}`` over
+        the views and widths it calibrated): 1 for the same features, 1/2 at a width ``h``. When the kernel uses no
+        side features, the distance is over all blocks at equal weight and ``h`` the median distance from a training
+        task to its nearest one. This is what explains a recommendation, so it looks where the space looks.
         """
         self._check_fitted()
         if self._task_features.dim == 0:
@@ -460,13 +460,13 @@ class TransferSpace(BaseEstimator):
                              hint="fit with task_features=...")
         kernel = self.task_kernel_
         query = self._task_features.vectors(task_features, "task_features", "TransferSpace.similar_tasks")
-        used = np.isfinite(kernel.prior)
-        view = kernel.blocks if used else views_of(self.task_blocks and tuple(self.task_blocks),
-                                                   self._task_features.dim)[-1]
-        distances = block_distances(query, kernel.points, view)[0]
-        width = kernel.width if used else median_spacing(block_distances(kernel.points, kernel.points, view))
-        order = np.argsort(distances, kind="stable")[:k]
-        return [(self.task_ids_[kernel.rows[i]], float(np.exp2(-(distances[i] / width) ** 2))) for i in order]
+        if not kernel.used:
+            view = views_of(self.task_blocks and tuple(self.task_blocks), self._task_features.dim)[-1]
+            width = median_spacing(block_distances(kernel.points, kernel.points, view))
+            kernel = TaskKernel(kernel.points, kernel.rows, (KernelSetting(view, width, 0.0),))
+        similarity = kernel.similarity(query)[0]
+        order = np.argsort(-similarity, kind="stable")[:k]
+        return [(self.task_ids_[kernel.rows[i]], float(similarity[i])) for i in order]
 
     def next_scores(self, task_features: np.ndarray | None = None, tried: Mapping[str, float] | None = None,
                     candidates: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -575,8 +575,7 @@ class TransferSpace(BaseEstimator):
         meta = {"format": _FORMAT, "model_ids": self.model_ids_, "task_ids": self.task_ids_,
                 "model_feature_dim": self._model_features.dim, "task_feature_dim": self._task_features.dim,
                 "model_bandwidth": self._model_bandwidth, "bias_intercept": self._bias_intercept,
-                "kernel_width": self.task_kernel_.width, "kernel_prior": self.task_kernel_.prior,
-                "kernel_blocks": [list(b) for b in self.task_kernel_.blocks]}
+                "kernel_settings": [s.to_dict() for s in self.task_kernel_.settings]}
         (path / "space.json").write_text(json.dumps(meta))
         (path / "params.json").write_text(json.dumps({"class": type(self).__name__, "params": self.get_params()},
                                                       indent=1))
@@ -614,8 +613,7 @@ class TransferSpace(BaseEstimator):
             setattr(space, name, tensors[f"state.{name}"])
         for name in _SAVED_VIEWS:  # restored, not recomputed: batched and row-wise forwards differ in the last bit
             setattr(space, name, tensors[f"view.{name}"])
-        space.task_kernel_ = TaskKernel(tensors["kernel.points"], tensors["kernel.rows"], meta["kernel_width"],
-                                        meta["kernel_prior"], tuple(tuple(b) for b in meta.get("kernel_blocks", [])))
+        space.task_kernel_ = TaskKernel(tensors["kernel.points"], tensors["kernel.rows"], _kernel_settings(meta))
         space._model_bandwidth, space._bias_intercept = meta["model_bandwidth"], meta["bias_intercept"]
         seed = space._seed()
         space._rng, space._gen = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
@@ -858,3 +856,14 @@ class TransferSpace(BaseEstimator):
             missing = names[idx.isna()].iloc[0]
             raise UnknownNameError.of(kind, missing, positions)
         return idx.to_numpy(np.int64)
+
+
+def _kernel_settings(meta: dict) -> tuple[KernelSetting, ...]:
+    """The cold-task kernel's settings from ``space.json`` (spaces saved before the bagged kernel stored one
+    setting, with an infinite prior weight when unused)."""
+    if "kernel_settings" in meta:
+        return tuple(KernelSetting.from_dict(s) for s in meta["kernel_settings"])
+    if not np.isfinite(meta["kernel_prior"]):
+        return ()
+    return (KernelSetting(tuple(tuple(b) for b in meta.get("kernel_blocks", [])), float(meta["kernel_width"]),
+                          float(meta["kernel_prior"])),)

@@ -1,6 +1,7 @@
 """Tests of fennec.space.TransferSpace on small planted low-rank transfer histories."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ from scipy import stats
 from sklearn.base import clone
 
 from fennec.errors import HistoryFormatError, InputError, NotFittedError, UnknownNameError
+from fennec._space_kernel import KernelSetting
 from fennec.space import TransferSpace
 
 FAST = dict(n_factors=4, hidden=16, min_steps=250, batch_size=1024, list_size=16)
@@ -102,8 +104,8 @@ def test_calibration_uses_informative_task_features_and_ignores_noise(planted):
     rng = np.random.default_rng(5)
     noise = {t: rng.normal(size=5) for t in planted.tasks}
     ignored = TransferSpace(**FAST, random_state=0).fit(train, task_features=noise)
-    assert np.isfinite(informative.task_kernel_.prior)
-    assert ignored.task_kernel_.prior == np.inf
+    assert informative.task_kernel_.used
+    assert not ignored.task_kernel_.used and ignored.task_kernel_.settings == ()
     _, scores, confidence = ignored.score(task_features=noise["t00"])
     np.testing.assert_allclose(scores, ignored.score()[1])
     assert (confidence == 0).all()
@@ -256,7 +258,9 @@ def test_task_blocks_give_a_small_informative_block_its_say(planted, tmp_path):
     rng = np.random.default_rng(1)
     mixed = {t: np.r_[rng.normal(size=60), planted.task_features[t]] for t in planted.tasks}
     space = TransferSpace(**FAST, random_state=0, task_blocks=[60, 5]).fit(train, task_features=mixed)
-    assert space.task_kernel_.blocks == ((60, 65),)
+    settings = space.task_kernel_.settings
+    assert sum(s.share for s in settings) == pytest.approx(1.0)
+    assert sum(s.share for s in settings if s.blocks == ((60, 65),)) > 0.5
     truth = planted.truth(space.model_ids_, "t00")
     cold = stats.weightedtau(space.score(task_features=mixed["t00"])[1], truth).statistic
     prior = stats.weightedtau(space.score()[1], truth).statistic
@@ -293,6 +297,26 @@ def test_save_load_round_trip_gives_identical_scores(tmp_path, planted, held_tas
     assert loaded.get_params() == space.get_params()
     assert list(loaded.recommend(task_features=feats, k=5)[0]) == list(space.recommend(task_features=feats, k=5)[0])
     assert not any(p.suffix in {".pkl", ".pt"} for p in (tmp_path / "space").iterdir())
+
+
+def test_a_space_saved_with_a_single_kernel_setting_still_loads(tmp_path, planted, held_task_space):
+    """Spaces written before the bagged kernel stored one (width, prior, blocks); they load as that one setting."""
+    space = clone(held_task_space).fit(planted.records(tasks=set(planted.tasks[1:])), planted.model_features,
+                                       planted.task_features)
+    best = max(space.task_kernel_.settings, key=lambda s: s.share)
+    space.task_kernel_.settings = (KernelSetting(best.blocks, best.width, best.prior),)
+    space.save(tmp_path / "space")
+    meta_file = tmp_path / "space" / "space.json"
+    meta = json.loads(meta_file.read_text())
+    del meta["kernel_settings"]
+    meta.update(kernel_width=best.width, kernel_prior=best.prior, kernel_blocks=[list(b) for b in best.blocks])
+    meta_file.write_text(json.dumps(meta))
+    feats = planted.task_features["t00"]
+    np.testing.assert_array_equal(TransferSpace.load(tmp_path / "space").score(task_features=feats)[1],
+                                  space.score(task_features=feats)[1])
+    meta.update(kernel_prior=float("inf"))
+    meta_file.write_text(json.dumps(meta))
+    assert not TransferSpace.load(tmp_path / "space").task_kernel_.used
 
 
 def test_same_seed_same_space_other_seed_other_space(planted):
