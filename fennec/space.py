@@ -468,6 +468,33 @@ class TransferSpace(BaseEstimator):
         order = np.argsort(-similarity, kind="stable")[:k]
         return [(self.task_ids_[kernel.rows[i]], float(similarity[i])) for i in order]
 
+    def task_weights(self, task_features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """How much each training task's vector weighs in the cold-start vector of a task known by its side
+        features: the kernel regression's weights (the prior's uniform share included), summing to 1; uniform when
+        calibration found the side features useless.
+
+        Parameters
+        ----------
+        task_features : array-like of shape (q,)
+            Side features of one task (the dimension seen at fit).
+
+        Returns
+        -------
+        task_ids : ndarray of shape (n_tasks,)
+            The training tasks (object array of str), in the order of :attr:`task_ids_`.
+        weights : ndarray of shape (n_tasks,)
+        """
+        self._check_fitted()
+        if self._task_features.dim == 0:
+            raise InputError("task_weights needs a space fitted with task features.",
+                             hint="fit with task_features=...")
+        if np.ndim(task_features) != 1:
+            raise InputError(f"`task_features` of TransferSpace.task_weights must be one vector. Got shape "
+                             f"{np.shape(task_features)} instead.")
+        query = self._task_features.vectors(task_features, "task_features", "TransferSpace.task_weights")
+        weights, _ = self.task_kernel_.weights(query, len(self.task_ids_))
+        return np.asarray(self.task_ids_, dtype=object), weights[0]
+
     def next_scores(self, task_features: np.ndarray | None = None, tried: Mapping[str, float] | None = None,
                     candidates: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Optimistic scores for choosing the next model to fine-tune (``-inf`` for the tried ones and, with

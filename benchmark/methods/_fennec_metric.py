@@ -6,14 +6,16 @@ snoopy's 1-NN accuracy on SHiFT), both rankings are z-scored over the task's mod
 
     score_m = a * z(space)_m + (1 - a) * z(metric)_m      (a model without a metric score gets z(metric) = 0)
 
-``a`` is chosen on the training tasks only: each training task is ranked by the mean z-score of the other training
-tasks (the space's cold prior, up to its side features) blended with its own metric scores, for ``a`` on a grid,
-and the ``a`` with the best mean weighted tau wins. A metric that never helps on the training tasks gets ``a = 1``
-(the space alone); one that is better than the history gets a small ``a``.
+``a`` is chosen on the training tasks only: each training task is ranked by the space's cold prior for it from the
+other training tasks (their z-scores averaged with the weights the space's cold-task kernel gives them,
+:meth:`fennec.space.TransferSpace.task_weights`, its own weight left out) blended with its own metric scores, for
+``a`` on a grid, and the ``a`` with the best mean weighted tau wins. A metric that never helps on the training tasks
+gets ``a = 1`` (the space alone); one that is better than the history gets a small ``a``. (Ranking by the plain
+mean z-score instead would underrate the space wherever its side features help, and underweight it.)
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -47,8 +49,13 @@ def _blend(space: Mapping[str, float], metric: Mapping[str, float], weight: floa
     return dict(zip(models, (weight * z_space + (1.0 - weight) * z_metric).tolist()))
 
 
-def choose_weight(records: pd.DataFrame, metric_scores: Mapping[str, Mapping[str, float]]) -> float:
-    """The space weight ``a`` with the best mean weighted tau on the training tasks that carry metric scores."""
+def choose_weight(records: pd.DataFrame, metric_scores: Mapping[str, Mapping[str, float]],
+                  task_weights: Callable[[str], pd.Series] | None = None) -> float:
+    """The space weight ``a`` with the best mean weighted tau on the training tasks that carry metric scores.
+
+    ``task_weights(task)`` gives the weights of the training tasks in the space's cold prior for ``task`` (indexed
+    by task); the prior averages the other tasks' z-scores with them (default: equal weights, i.e. popularity).
+    """
     table = records.groupby(["model", "task"])["value"].max().unstack()
     z = (table - table.mean()) / table.std(ddof=0).replace(0.0, 1.0)
     totals, counted = np.zeros(len(WEIGHTS)), 0
@@ -57,7 +64,12 @@ def choose_weight(records: pd.DataFrame, metric_scores: Mapping[str, Mapping[str
         truth = table[task].dropna()
         if len(scores) < 2 or len(truth) < 2 or len(table.columns) < 2:
             continue
-        prior = z.drop(columns=task).loc[truth.index].mean(axis=1).fillna(0.0)
+        others = z.drop(columns=task).loc[truth.index]
+        weights = (pd.Series(1.0, index=others.columns) if task_weights is None
+                   else task_weights(task).reindex(others.columns).fillna(0.0))
+        known = others.notna()
+        prior = (others.fillna(0.0) @ weights) / (known @ weights).replace(0.0, np.nan)
+        prior = prior.fillna(0.0)
         for i, weight in enumerate(WEIGHTS):
             blended = _blend(prior.to_dict(), scores, weight)
             totals[i] += stats.weightedtau([blended[m] for m in truth.index], truth.to_numpy()).statistic
@@ -89,8 +101,17 @@ class FennecMetricMethod(FennecMethod):
             raise ValueError("fennec+metric: the task cards carry no published metric scores "
                              f"(looked for {', '.join(METRICS)})")
         scores = {name: card.extra.get("scores", {}).get(self.metric_, {}) for name, card in task_cards.items()}
-        self.weight_ = choose_weight(records, scores)
+        self.weight_ = choose_weight(records, scores, self._task_weights(task_cards) if self.use_task_features
+                                     else None)
         return self
+
+    def _task_weights(self, task_cards: Mapping[str, TaskCard]) -> Callable[[str], pd.Series]:
+        """Weights of the training tasks in the space's cold prior for a training task (see the module docstring)."""
+        def weights(task: str) -> pd.Series:
+            ids, values = self.space_.task_weights(self.featurizer_.transform(task_cards[task]))
+            return pd.Series(values, index=ids)
+
+        return weights
 
     def score(self, task_card: TaskCard, revealed: pd.DataFrame) -> dict[str, float]:
         space = super().score(task_card, revealed)

@@ -30,6 +30,23 @@ def test_a_noise_metric_leaves_the_space_alone():
     assert choose_weight(records, noise) >= 0.7
 
 
+def test_a_space_prior_that_knows_each_tasks_twin_takes_more_weight_than_popularity():
+    """Tasks in pairs of twins: popularity (equal weights) is a weak prior, the twin a strong one, so blending
+    with the twin-weighted prior leaves less to the metric."""
+    rng = np.random.default_rng(2)
+    quality = rng.normal(size=(4, 30))
+    rows = [(f"m{i}", f"t{j}", quality[j // 2, i] + 0.1 * rng.normal()) for i in range(30) for j in range(8)]
+    records = pd.DataFrame(rows, columns=["model", "task", "value"])
+    metric = {f"t{j}": {f"m{i}": quality[j // 2, i] + rng.normal() for i in range(30)} for j in range(8)}
+
+    def twin(task: str) -> pd.Series:
+        j = int(task[1:])
+        return pd.Series({f"t{k}": 1.0 if k == j ^ 1 else 0.0 for k in range(8)})
+
+    plain, with_twins = choose_weight(records, metric), choose_weight(records, metric, twin)
+    assert with_twins > plain and with_twins >= 0.7
+
+
 def test_without_metric_scores_the_weight_is_the_space():
     assert choose_weight(_records(), {}) == 1.0
 

@@ -282,6 +282,17 @@ def test_similar_tasks_finds_a_training_task_from_its_own_features(planted, held
         unfitted.similar_tasks(planted.task_features[t])
 
 
+def test_task_weights_are_what_the_cold_start_vector_averages(planted, held_task_space):
+    feats = planted.task_features["t00"]
+    ids, weights = held_task_space.task_weights(feats)
+    assert list(ids) == held_task_space.task_ids_ and weights.sum() == pytest.approx(1.0) and (weights > 0).all()
+    vector = weights @ held_task_space.task_factors_ - held_task_space.task_factors_.mean(0)
+    np.testing.assert_allclose(held_task_space.score(task_features=feats)[1],
+                               held_task_space.model_bias_ + held_task_space.model_factors_ @ vector, atol=1e-5)
+    with pytest.raises(InputError, match="one vector"):
+        held_task_space.task_weights(np.stack([feats, feats]))
+
+
 def test_save_load_round_trip_gives_identical_scores(tmp_path, planted, held_task_space):
     space = clone(held_task_space).fit(planted.records(tasks=set(planted.tasks[1:])), planted.model_features,
                                        planted.task_features)
