@@ -19,6 +19,7 @@ import pandas as pd
 
 from .cards import ModelCard, TaskCard
 from .errors import InputError
+from .scoring import cannot_rank
 from .side_features import TaskFeaturizer, model_side_features
 from .space import TransferSpace
 from .workspace import Workspace, WorkspaceError
@@ -234,7 +235,7 @@ def _blend(ids: np.ndarray, scores: np.ndarray, confidence: np.ndarray,
     where = np.array([m in metric_scores for m in ids])
     space_part = scores[where]
     metric_part = np.array([metric_scores[m] for m in ids[where]], dtype=np.float64)
-    if np.ptp(metric_part) <= 1e-12 * max(1.0, float(np.abs(metric_part).max())):
+    if metric_part.size < 2 or cannot_rank(metric_part):
         return blended
     mean, std = space_part.mean(), space_part.std() or 1.0
     z_space = (space_part - mean) / std

@@ -12,7 +12,7 @@ import numpy as np
 
 from fennec.errors import InputError
 
-__all__ = ["score_models"]
+__all__ = ["score_models", "cannot_rank"]
 
 
 def score_models(task: Any, models: list[str], metric: str, *, batch_size: int = 32, device: str | None = None,
@@ -55,3 +55,10 @@ def _metric_input(scorer: Any, feats: Any) -> Any:
     shifted = feats.logits - feats.logits.max(axis=1, keepdims=True)
     probabilities = np.exp(shifted)
     return probabilities / probabilities.sum(axis=1, keepdims=True)
+
+
+def cannot_rank(scores: Any) -> bool:
+    """Whether a metric's scores for several models are all the same up to float noise (relative 1e-9), so they say
+    nothing about the models' order (SFDA saturates so on tasks with few images for the feature dimension)."""
+    values = np.asarray(scores, dtype=np.float64)
+    return values.size > 1 and float(np.ptp(values)) <= 1e-9 * max(1.0, float(np.abs(values).max()))

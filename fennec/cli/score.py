@@ -6,6 +6,7 @@ import json
 import click
 
 from fennec.cli.embed import load_cli_task, task_options, warnings_as_lines
+from fennec.scoring import cannot_rank, score_models
 
 __all__ = ["command"]
 
@@ -31,7 +32,6 @@ def command(task_dir: str, max_per_class: int, max_images: int, seed: int, metri
     the metric; higher means "expected to fine-tune better". Models are ranked best first.
     """
     from fennec.features import list_models
-    from fennec.scoring import score_models
 
     names = [m.strip() for m in models.split(",") if m.strip()] if models else list_models()
     if not names:
@@ -49,7 +49,7 @@ def command(task_dir: str, max_per_class: int, max_images: int, seed: int, metri
     for row in rows:
         click.echo(f"{row['rank']:>4}  {row['model']:<{width}}  {row['score']:>12.5g}  {row['seconds']:>8.1f}")
     scores = [row["score"] for row in rows]
-    if len(rows) > 1 and max(scores) - min(scores) <= 1e-9 * max(1.0, abs(max(scores))):
+    if cannot_rank(scores):
         click.echo(f"Note: every model scores the same, so {metric} cannot rank them here (it saturates when the "
                    f"task has few images for the feature dimension: {rows[0]['n_images']} images). Try more images "
                    "(--max-per-class) or another metric, e.g. --metric logme.")

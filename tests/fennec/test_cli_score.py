@@ -9,6 +9,7 @@ from _image_tasks import digits_task, write_folder
 from fennec import metrics
 from fennec.cli import main
 from fennec.features import extract_features
+from fennec.scoring import cannot_rank
 from fennec.tasks import load_task
 
 MODELS = ["efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"]
@@ -78,3 +79,9 @@ def test_help_has_an_example(capsys):
     assert main(["score", "--help"]) == 0
     out = capsys.readouterr().out
     assert "Examples:" in out and "--metric sfda --models efficientnet_lite0" in out
+
+
+@pytest.mark.parametrize("scores, tied", [([1.0, 1.0 + 1e-12], True), ([1e6, 1e6 + 1e-4], True),
+                                          ([1.0, 1.001], False), ([0.0, 1e-6], False), ([2.5], False), ([], False)])
+def test_cannot_rank_means_equal_up_to_float_noise(scores, tied):
+    assert cannot_rank(scores) is tied
