@@ -31,6 +31,7 @@ from typing import Any
 import yaml
 
 from .cards import ModelCard, TaskCard
+from ._files import write_atomic
 from .errors import FennecError, InputError
 from .side_features import DEFAULT_TASK_PROXIES
 
@@ -48,22 +49,6 @@ DEFAULT_CONFIG: dict[str, Any] = {
 
 class WorkspaceError(FennecError, ValueError):
     """The directory is not a usable workspace (missing, not a workspace, another format version)."""
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old or the new content, never a partial file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 class Workspace:
@@ -92,8 +77,8 @@ class Workspace:
                                  hint="choose a new directory, or delete this one first")
         path.mkdir(parents=True, exist_ok=True)
         (path / "versions").mkdir()
-        _write_atomic(path / "config.yaml", yaml.safe_dump({**DEFAULT_CONFIG, **(config or {})}, sort_keys=False))
-        _write_atomic(path / "workspace.json", json.dumps({"format": FORMAT_VERSION}))
+        write_atomic(path / "config.yaml", yaml.safe_dump({**DEFAULT_CONFIG, **(config or {})}, sort_keys=False))
+        write_atomic(path / "workspace.json", json.dumps({"format": FORMAT_VERSION}))
         return cls(path)
 
     @classmethod
@@ -153,7 +138,7 @@ class Workspace:
             raise InputError("add_cards takes cards of one kind: all ModelCard or all TaskCard.")
         kind = "models" if kinds == {ModelCard} else "tasks"
         merged = self._read_cards(kind) | {name: _jsonable(asdict(card)) for name, card in cards.items()}
-        _write_atomic(self.path / "cards" / f"{kind}.json", json.dumps(merged, indent=1, sort_keys=True))
+        write_atomic(self.path / "cards" / f"{kind}.json", json.dumps(merged, indent=1, sort_keys=True))
 
     def _read_cards(self, kind: str) -> dict[str, dict[str, Any]]:
         path = self.path / "cards" / f"{kind}.json"
@@ -196,9 +181,9 @@ class Workspace:
             yield building
             existing = [int(v[1:]) for v in self.versions()]
             name = f"v{(max(existing) + 1) if existing else 1:04d}"
-            _write_atomic(building / "version.json", json.dumps({"version": name, **(meta or {})}, indent=1))
+            write_atomic(building / "version.json", json.dumps({"version": name, **(meta or {})}, indent=1))
             os.replace(building, versions_dir / name)
-            _write_atomic(self.path / "CURRENT", name)
+            write_atomic(self.path / "CURRENT", name)
         except BaseException:
             shutil.rmtree(building, ignore_errors=True)
             raise

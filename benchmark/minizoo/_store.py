@@ -16,7 +16,6 @@ Committed artefacts (``benchmark/minizoo/data/``, written by ``generate``)::
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import tempfile
@@ -27,6 +26,7 @@ import numpy as np
 from PIL import Image
 
 from fennec._config import cache_dir
+from fennec._files import write_atomic
 from fennec.errors import DataNotFoundError
 
 from ._tasks import BuiltTask, TaskSpec, build_task
@@ -53,26 +53,12 @@ def image_dir(cache: Path, name: str, split: str = "train") -> Path:
 
 def write_json(path: Path, data: Any) -> None:
     """Write JSON atomically (readers see the old or the new file, never half of one)."""
-    _atomic_write(Path(path), (json.dumps(data, indent=1, ensure_ascii=False) + "\n").encode())
+    write_atomic(path, (json.dumps(data, indent=1, ensure_ascii=False) + "\n").encode())
 
 
 def read_json(path: Path, default: Any = None) -> Any:
     path = Path(path)
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else default
-
-
-def _atomic_write(path: Path, payload: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-        os.chmod(tmp, 0o644)  # mkstemp's 0600 would make committed artefacts private to their writer
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def save_task(cache: Path, built: BuiltTask) -> Path:
