@@ -28,8 +28,8 @@ from scipy import stats
 
 from fennec.errors import InputError
 
-__all__ = ["KernelSetting", "TaskKernel", "calibrate_task_kernel", "block_distances", "median_spacing", "scaled_distances",
-           "views_of"]
+__all__ = ["KernelSetting", "TaskKernel", "calibrate_task_kernel", "block_distances", "median_spacing",
+           "scaled_distances", "views_of"]
 
 #: Candidate widths, in multiples of the median nearest-neighbour spacing of the training tasks.
 WIDTHS = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0)

@@ -11,8 +11,8 @@ with ``b_m`` the model's prior quality (its shrunk mean z-score: popularity), fr
 dropped at random while training, so ``A`` alone already places a model well: a model with no history enters the
 space through its features. A task with no history enters through its side features ``psi`` (what it looks like:
 proxy embedding, label names, size) by kernel regression over the training tasks' vectors, calibrated
-leave-one-task-out on the training tasks (``fennec._space_kernel``); a task with a few results is folded in by a
-small ridge solve for ``v_t``. With nothing known of a task, ``v_t`` is the mean training task and the ranking is
+leave-one-task-out on the training tasks and bagged (``fennec._space_kernel``); a task with a few results is folded in
+by a small ridge solve for ``v_t``. With nothing known of a task, ``v_t`` is the mean training task and the ranking is
 the popularity prior.
 """
 from __future__ import annotations
