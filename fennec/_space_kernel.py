@@ -20,8 +20,8 @@ not used at all.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import stats
@@ -110,11 +110,8 @@ class TaskKernel:
         """Kernel values (n, n_points) in [0, 1] of standardised side features to the training tasks: the shares'
         mean of ``2^{-(d / h)^2}`` over the settings."""
         out = np.zeros((queries.shape[0], self.points.shape[0]))
-        distances: dict[Blocks, np.ndarray] = {}
-        for s in self.settings:
-            if s.blocks not in distances:
-                distances[s.blocks] = block_distances(queries, self.points, s.blocks)
-            out += s.share * np.exp2(-(distances[s.blocks] / s.width) ** 2)
+        for setting, kernel in self._kernels(queries):
+            out += setting.share * kernel
         return out
 
     def weights(self, queries: np.ndarray, n_tasks: int) -> tuple[np.ndarray, np.ndarray]:
@@ -131,17 +128,22 @@ class TaskKernel:
         weights, data = np.zeros((n, n_tasks)), np.zeros(n)
         if not self.used:
             return weights + 1.0 / n_tasks, data
-        distances: dict[Blocks, np.ndarray] = {}
-        for s in self.settings:
-            if s.blocks not in distances:
-                distances[s.blocks] = block_distances(queries, self.points, s.blocks)
-            kernel = np.exp2(-(distances[s.blocks] / s.width) ** 2)
+        for s, kernel in self._kernels(queries):
             total = kernel.sum(1)
             part = np.full((n, n_tasks), s.prior / n_tasks)
             part[:, self.rows] += kernel
             weights += s.share * part / (total + s.prior)[:, None]
             data += s.share * total / (total + s.prior)
         return weights, data
+
+    def _kernels(self, queries: np.ndarray) -> Iterator[tuple[KernelSetting, np.ndarray]]:
+        """Each setting with its kernel values (n, n_points) ``2^{-(d / h)^2}``; the distances of a view are
+        computed once for the settings that share it."""
+        distances: dict[Blocks, np.ndarray] = {}
+        for s in self.settings:
+            if s.blocks not in distances:
+                distances[s.blocks] = block_distances(queries, self.points, s.blocks)
+            yield s, np.exp2(-(distances[s.blocks] / s.width) ** 2)
 
 
 def _weighted_tau(predicted: np.ndarray, truth: np.ndarray) -> float:
@@ -166,6 +168,10 @@ class _HeldOut:
     model_factors: np.ndarray
     column: Column
     observed: Observed
+    total: np.ndarray = field(init=False)  # sum of all training task vectors (without task j's: j's prior)
+
+    def __post_init__(self) -> None:
+        self.total = self.vectors.sum(0)
 
     def __call__(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[Blocks, np.ndarray]]:
         """Held-out task ``i``'s z-scores, the model biases without it, the other tasks' pull on its models
@@ -173,23 +179,27 @@ class _HeldOut:
         j = self.chosen[i]
         models, z, bias = self.column(int(self.rows[j]))
         others = np.arange(len(self.rows)) != j
-        mean = (self.vectors.sum(0) - self.vectors[self.rows[j]]) / (len(self.vectors) - 1)
+        mean = (self.total - self.vectors[self.rows[j]]) / (len(self.vectors) - 1)
         seen = self.observed(self.rows[others], models).T
         deviation = np.where(np.isnan(seen), self.model_factors[models] @ (self.vectors[self.rows[others]]
                                                                            - mean).T, seen - bias[:, None])
         return z, bias, deviation, {view: d[i, others] for view, d in self.distances.items()}
 
 
-def _gains(z: np.ndarray, bias: np.ndarray, deviation: np.ndarray, distances: dict[Blocks, np.ndarray],
-           settings: list[tuple[Blocks, float]]) -> np.ndarray:
-    """Weighted tau of a held-out task under every setting (flat over settings x :data:`PRIORS`), minus that of the
-    prior (the model biases alone)."""
+def _tilt(deviation: np.ndarray, distances: np.ndarray, width: float) -> tuple[np.ndarray, float]:
+    """The kernel-weighted pull ``sum_j k_j deviation_j`` of the other tasks on a held-out task, and ``sum_j k_j``."""
+    k = np.exp2(-(distances / width) ** 2)
+    return deviation @ k, float(k.sum())
+
+
+def _taus(z: np.ndarray, bias: np.ndarray, deviation: np.ndarray, distances: dict[Blocks, np.ndarray],
+          settings: list[tuple[Blocks, float]]) -> np.ndarray:
+    """Weighted tau of a held-out task under every setting (flat over settings x :data:`PRIORS`)."""
     out = np.empty((len(settings), len(PRIORS)))
     for s, (view, width) in enumerate(settings):
-        k = np.exp2(-(distances[view] / width) ** 2)
-        tilt, mass = deviation @ k, k.sum()
+        tilt, mass = _tilt(deviation, distances[view], width)
         out[s] = [_weighted_tau(bias + tilt / (mass + prior), z) for prior in PRIORS]
-    return out.ravel() - _weighted_tau(bias, z)
+    return out.ravel()
 
 
 def _bagged_shares(gains: np.ndarray, seed: int) -> np.ndarray:
@@ -209,8 +219,8 @@ def _prediction(bias: np.ndarray, deviation: np.ndarray, distances: np.ndarray, 
     for flat in np.flatnonzero(shares):
         s, p = divmod(int(flat), len(PRIORS))
         view, width = settings[s]
-        k = np.exp2(-(distances[view] / width) ** 2)
-        out += shares[flat] * (deviation @ k) / (k.sum() + PRIORS[p])
+        tilt, mass = _tilt(deviation, distances[view], width)
+        out += shares[flat] * tilt / (mass + PRIORS[p])
     return out
 
 
@@ -246,15 +256,19 @@ def calibrate_task_kernel(points: np.ndarray, rows: np.ndarray, vectors: np.ndar
         dists[view] = full[chosen]
         settings += [(view, width) for width in _widths(full)]
     held_out = _HeldOut(rows, chosen, dists, vectors, model_factors, column, observed)
-    gains = np.stack([_gains(*held_out(i), settings) for i in range(len(chosen))])
+    gains = np.zeros((len(chosen), len(settings) * len(PRIORS)))
+    baseline = np.zeros(len(chosen))  # the prior: the model biases alone
+    for i in range(len(chosen)):
+        z, bias, deviation, distances = held_out(i)
+        baseline[i] = _weighted_tau(bias, z)
+        gains[i] = _taus(z, bias, deviation, distances, settings) - baseline[i]
     # The gain of the whole procedure, not of its result: each held-out task is scored by the kernel bagged on
     # the other held-out tasks (a kernel picked on the tasks it is scored on flatters itself).
     nested = np.zeros(len(chosen))
-    for i in range(len(chosen)):
+    for i in range(len(chosen)):  # the held-out problems again: keeping every task's deviations would not scale
         z, bias, deviation, distances = held_out(i)
         shares = _bagged_shares(np.delete(gains, i, axis=0), seed)
-        nested[i] = (_weighted_tau(_prediction(bias, deviation, distances, settings, shares), z)
-                     - _weighted_tau(bias, z))
+        nested[i] = _weighted_tau(_prediction(bias, deviation, distances, settings, shares), z) - baseline[i]
     if nested.mean() < max(MARGIN, nested.std(ddof=1) / np.sqrt(len(nested))):
         return TaskKernel(points, rows)
     shares = _bagged_shares(gains, seed)

@@ -4,8 +4,8 @@
 features of every model and task (:mod:`fennec.side_features`) and publishes it as a new workspace version.
 ``recommend(task)`` places a new task in the space from its side features (the proxies of the workspace config:
 label names, size, and the image proxy's embedding of its images when the training tasks had one; one proxy pass
-plus vector arithmetic), explains each model's place by the nearest historical tasks, and, when the space is unsure and a
-candidate's weights are available locally, blends in a cold-start metric computed on the task's images.
+plus vector arithmetic), explains each model's place by the nearest historical tasks, and, when the space is unsure
+and a candidate's weights are available locally, blends in a cold-start metric computed on the task's images.
 """
 from __future__ import annotations
 

@@ -454,12 +454,8 @@ class TransferSpace(BaseEstimator):
         side features, the distance is over all blocks at equal weight and ``h`` the median distance from a training
         task to its nearest one. This is what explains a recommendation, so it looks where the space looks.
         """
-        self._check_fitted()
-        if self._task_features.dim == 0:
-            raise InputError("similar_tasks needs a space fitted with task features.",
-                             hint="fit with task_features=...")
+        query = self._one_task(task_features, "similar_tasks")
         kernel = self.task_kernel_
-        query = self._task_features.vectors(task_features, "task_features", "TransferSpace.similar_tasks")
         if not kernel.used:
             view = views_of(self.task_blocks and tuple(self.task_blocks), self._task_features.dim)[-1]
             width = median_spacing(block_distances(kernel.points, kernel.points, view))
@@ -484,14 +480,10 @@ class TransferSpace(BaseEstimator):
             The training tasks (object array of str), in the order of :attr:`task_ids_`.
         weights : ndarray of shape (n_tasks,)
         """
-        self._check_fitted()
-        if self._task_features.dim == 0:
-            raise InputError("task_weights needs a space fitted with task features.",
-                             hint="fit with task_features=...")
+        query = self._one_task(task_features, "task_weights")
         if np.ndim(task_features) != 1:
             raise InputError(f"`task_features` of TransferSpace.task_weights must be one vector. Got shape "
                              f"{np.shape(task_features)} instead.")
-        query = self._task_features.vectors(task_features, "task_features", "TransferSpace.task_weights")
         weights, _ = self.task_kernel_.weights(query, len(self.task_ids_))
         return np.asarray(self.task_ids_, dtype=object), weights[0]
 
@@ -541,6 +533,13 @@ class TransferSpace(BaseEstimator):
                                  hint="pass models that are not in `tried`")
             optimistic = masked
         return ids, optimistic
+
+    def _one_task(self, task_features: np.ndarray, method: str) -> np.ndarray:
+        """Standardised side features (1, q) of a task given to ``method``, for a space fitted with them."""
+        self._check_fitted()
+        if self._task_features.dim == 0:
+            raise InputError(f"{method} needs a space fitted with task features.", hint="fit with task_features=...")
+        return self._task_features.vectors(task_features, "task_features", f"TransferSpace.{method}")
 
     def _correlation(self, rows: list[int]) -> np.ndarray:
         """Correlation (n_models, len(rows)) across tasks of every model's score with the models at ``rows``:

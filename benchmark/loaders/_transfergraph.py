@@ -39,8 +39,9 @@ def _scores(data_dir: str | os.PathLike | None, models: set[str]) -> dict[str, d
 
     The table's own values are kept. Two lines of the released file are truncated (no metric, no model) and are
     skipped; they are H-score lines, and the LogME lines of those two pairs (WinKawaks/vit-small-patch16-224 on
-    stanfordcars, johnnydevriese/vit_beans on caltech101) are absent from the file altogether. 60 models have two LogME / H-score runs on dtd (the scores differ in the 3rd decimal); the later line of
-    the file is kept. Scores of models without fine-tuning records are left out.
+    stanfordcars, johnnydevriese/vit_beans on caltech101) are absent from the file altogether. 60 models have two
+    LogME / H-score runs on dtd (the scores differ in the 3rd decimal); the later line of the file is kept. Scores
+    of models without fine-tuning records are left out.
     """
     path = resolve_optional(_DIR + "transferability_score_records.csv", data_dir,
                             "task cards will have no 'logme' / 'hscore' scores")

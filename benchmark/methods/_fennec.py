@@ -69,6 +69,7 @@ class FennecMethod:
                                                                                           for t in tasks})
             task_features = dict(zip(tasks, self.featurizer_.transform_many([task_cards[t] for t in tasks])))
             blocks = self.featurizer_.block_sizes
+        self.task_features_ = task_features  # of the training tasks (None without task features)
         cold = sorted(set(model_cards) - set(records["model"]))
         self.spaces_ = []
         for seed in range(self.n_seeds):

@@ -101,17 +101,14 @@ class FennecMetricMethod(FennecMethod):
             raise ValueError("fennec+metric: the task cards carry no published metric scores "
                              f"(looked for {', '.join(METRICS)})")
         scores = {name: card.extra.get("scores", {}).get(self.metric_, {}) for name, card in task_cards.items()}
-        self.weight_ = choose_weight(records, scores, self._task_weights(task_cards) if self.use_task_features
-                                     else None)
+        self.weight_ = choose_weight(records, scores, self._task_weights if self.task_features_ else None)
         return self
 
-    def _task_weights(self, task_cards: Mapping[str, TaskCard]) -> Callable[[str], pd.Series]:
-        """Weights of the training tasks in the space's cold prior for a training task (see the module docstring)."""
-        def weights(task: str) -> pd.Series:
-            ids, values = self.space_.task_weights(self.featurizer_.transform(task_cards[task]))
-            return pd.Series(values, index=ids)
-
-        return weights
+    def _task_weights(self, task: str) -> pd.Series:
+        """Weights of the training tasks in the space's cold prior for training task ``task`` (see the module
+        docstring)."""
+        ids, values = self.space_.task_weights(self.task_features_[task])
+        return pd.Series(values, index=ids)
 
     def score(self, task_card: TaskCard, revealed: pd.DataFrame) -> dict[str, float]:
         space = super().score(task_card, revealed)
