@@ -4,7 +4,8 @@ For every cold-task split of a benchmark it fits the ``fennec`` method once, the
 the space's kernel replaced by each setting of the calibration grid in turn (a view of the side-feature blocks, a
 width in multiples of the median nearest-task spacing, a prior weight). It prints the mean weighted tau of:
 
-- the prior alone (no side features: the model biases, i.e. popularity);
+- the prior alone (no side features: the model biases, i.e. popularity on the space's normalised values, the
+  harness method ``popularity-ns`` under the default normalisation);
 - the kernel the space calibrated on the training tasks (what ``fennec`` scores);
 - the best settings when the choice is made on the held-out tasks themselves. That is a ceiling for any single
   fixed setting, not a method: it looks at the answers.

@@ -1,5 +1,5 @@
-"""Private helpers of :class:`fennec.space.TransferSpace`: records and side features as arrays, per-task value
-normalisation, and the listwise mini-batches the space trains on."""
+"""Private helpers of :class:`fennec.space.TransferSpace`: records and side features as arrays, and the listwise
+mini-batches the space trains on."""
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -11,8 +11,7 @@ import pandas as pd
 
 from fennec.errors import HistoryFormatError, InputError
 
-__all__ = ["coerce_records", "FeatureTable", "task_zscores", "zscore", "epoch_lists", "kernel_confidence",
-           "nn_bandwidth", "as_revealed"]
+__all__ = ["coerce_records", "FeatureTable", "epoch_lists", "kernel_confidence", "nn_bandwidth", "as_revealed"]
 
 
 def coerce_records(records: object, *, where: str = "TransferSpace.fit") -> pd.DataFrame:
@@ -139,31 +138,6 @@ class FeatureTable:
         out = ((raw - self.mean) / self.scale).astype(np.float32)
         out[~has] = 0.0
         return out
-
-
-def task_zscores(task_idx: np.ndarray, values: np.ndarray, n_tasks: int) -> np.ndarray:
-    """Values z-scored within each task over its models (sample std; a task with one value or no spread gets std 1).
-
-    Why: tasks differ in difficulty and units (accuracy on CIFAR-10 vs on SVHN); only the order of models within a
-    task is the signal, so each task's values are centred and scaled before training, as the popularity baseline does.
-    """
-    count = np.bincount(task_idx, minlength=n_tasks).astype(np.float64)
-    total = np.bincount(task_idx, weights=values, minlength=n_tasks)
-    mean = total / np.maximum(count, 1)
-    centred = values - mean[task_idx]
-    ss = np.bincount(task_idx, weights=centred ** 2, minlength=n_tasks)
-    std = np.sqrt(ss / np.maximum(count - 1, 1))
-    std = np.where((count > 1) & (std > 1e-12), std, 1.0)
-    return (centred / std[task_idx]).astype(np.float32)
-
-
-def zscore(values: np.ndarray) -> np.ndarray:
-    """One task's values z-scored the way :func:`task_zscores` does it."""
-    values = np.asarray(values, np.float64)
-    if values.size < 2:
-        return np.zeros_like(values)
-    std = values.std(ddof=1)
-    return (values - values.mean()) / (std if std > 1e-12 else 1.0)
 
 
 def epoch_lists(task_idx: np.ndarray, rng: np.random.Generator, list_size: int) -> np.ndarray:

@@ -174,7 +174,7 @@ class _HeldOut:
         self.total = self.vectors.sum(0)
 
     def __call__(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[Blocks, np.ndarray]]:
-        """Held-out task ``i``'s z-scores, the model biases without it, the other tasks' pull on its models
+        """Held-out task ``i``'s normalised values, the model biases without it, the other tasks' pull on its models
         (n_models_i, n_others) and its distances to the other tasks per view."""
         j = self.chosen[i]
         models, z, bias = self.column(int(self.rows[j]))
@@ -214,7 +214,7 @@ def _bagged_shares(gains: np.ndarray, seed: int) -> np.ndarray:
 
 def _prediction(bias: np.ndarray, deviation: np.ndarray, distances: np.ndarray, settings: list,
                 shares: np.ndarray) -> np.ndarray:
-    """The held-out task's predicted z-scores under the settings' shares (flat over settings x priors)."""
+    """The held-out task's predicted normalised values under the settings' shares (flat over settings x priors)."""
     out = bias.copy()
     for flat in np.flatnonzero(shares):
         s, p = divmod(int(flat), len(PRIORS))
@@ -230,11 +230,11 @@ def calibrate_task_kernel(points: np.ndarray, rows: np.ndarray, vectors: np.ndar
     """Choose views, widths and prior weights by leave-one-task-out over (at most ``max_tasks`` of) the training
     tasks, bagged.
 
-    ``column(j)`` gives task row ``j``'s models, their z-scored values and their bias computed without task ``j``;
-    ``observed(task_rows, models)`` the z-scores of those tasks on those models (NaN where there is no record);
+    ``column(j)`` gives task row ``j``'s models, their normalised values and their bias computed without task ``j``;
+    ``observed(task_rows, models)`` the normalised values of those tasks on those models (NaN where there is no record);
     ``vectors`` are all training task vectors (their mean without ``j`` is the prior for ``j``).
 
-    A neighbour's pull on a held-out task is its observed z-scores minus the prior, and only where it has no
+    A neighbour's pull on a held-out task is its observed normalised values minus the prior, and only where it has no
     record, the space's reconstruction ``<u_m, v_i - v_bar>``: the model vectors were fitted on the held-out task
     too, so leaning on them would flatter the kernel on a small history (on a large one they are rarely needed
     and the task's own share in them is negligible).

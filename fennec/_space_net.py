@@ -81,7 +81,7 @@ def space_loss(scores: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, t
                rank_weight: float) -> torch.Tensor:
     """Regression plus listwise ranking loss over a batch of lists (one task per row, padded by ``mask``).
 
-    - regression: mean squared error between scores and z-scored values;
+    - regression: mean squared error between scores and normalised values;
     - ranking: KL divergence from each list's target distribution ``softmax(z / T)`` to the predicted
       ``softmax(s / T)`` (ListNet with a temperature): a small ``T`` puts the mass, and so the loss, on the top of
       each task's ranking. Both terms are minimised by ``s = z``, so they pull the same way.

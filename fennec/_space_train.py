@@ -18,7 +18,7 @@ __all__ = ["TrainData", "train"]
 
 @dataclass
 class TrainData:
-    """What one training run sees: record rows (model, task, z-scored target), the fixed model biases and the
+    """What one training run sees: record rows (model, task, normalised target), the fixed model biases and the
     model side features; ``movable`` (boolean masks over model and task rows) restricts a warm-start update to the
     rows its new records touch, ``unseen`` counts, per model and task row, its old records not in this run."""
 

@@ -6,7 +6,7 @@ After Fennec (Bai et al., 2024, https://arxiv.org/abs/2403.06382):
 
     \\mathrm{score}(m, t) = b_m + \\langle u_m, v_t \\rangle, \\qquad u_m = e_m + A(\\phi_m)
 
-with ``b_m`` the model's prior quality (its shrunk mean z-score: popularity), free embeddings ``e`` and an encoder
+with ``b_m`` the model's prior quality (its shrunk mean normalised value: popularity), free embeddings ``e`` and an encoder
 ``A`` of model side features ``phi`` (what a model is: archi2vec vector, metadata). The free model embeddings are
 dropped at random while training, so ``A`` alone already places a model well: a model with no history enters the
 space through its features. A task with no history enters through its side features ``psi`` (what it looks like:
@@ -29,14 +29,15 @@ from scipy import sparse
 from safetensors.torch import load_file, save_file
 from sklearn.base import BaseEstimator
 
-from fennec._space_data import (FeatureTable, as_revealed, coerce_records, kernel_confidence, nn_bandwidth,
-                                task_zscores, zscore)
+from fennec._space_data import FeatureTable, as_revealed, coerce_records, kernel_confidence, nn_bandwidth
 from fennec._space_kernel import (KernelSetting, TaskKernel, block_distances, calibrate_task_kernel, median_spacing,
                                   views_of)
 from fennec._space_net import SpaceNet
 from fennec._space_train import TrainData, train
 from fennec.errors import InputError, NotFittedError, UnknownNameError
 from fennec.index import ModelIndex, auto_factory
+from fennec.normalize import check_normalization, normalize_per_task
+from fennec.normalize import normalize as normalize_one
 
 __all__ = ["TransferSpace"]
 
@@ -76,6 +77,8 @@ class TransferSpace(BaseEstimator):
     ----------
     n_factors : int, default=32
         Dimension ``d`` of the model and task vectors.
+    normalize : {"normal-scores", "zscore"}, default="normal-scores"
+        How each task's values are normalised before training (:mod:`fennec.normalize`; see Notes).
     hidden : int, default=64
         Hidden width of the model side-feature encoder (0: a linear projection).
     free_dropout : float, default=0.5
@@ -102,7 +105,7 @@ class TransferSpace(BaseEstimator):
     init_scale : float, default=0.1
         Standard deviation of the initial free embeddings.
     bias_shrink : float, default=1.0
-        Pseudo-count of the model bias: ``b_m = (sum of m's z-scores + bias_shrink * prior_m) / (n_m +
+        Pseudo-count of the model bias: ``b_m = (sum of m's normalised values + bias_shrink * prior_m) / (n_m +
         bias_shrink)``, with ``prior_m`` a ridge regression of the biases on the model side features.
     fold_in_temperature : float, default=1.8
         How sharply revealed results reweight the training tasks in the few-shot fold-in (smaller: sharper).
@@ -140,7 +143,7 @@ class TransferSpace(BaseEstimator):
     model_factors_ : ndarray of shape (n_models, n_factors)
         Model vectors ``u_m``.
     model_bias_ : ndarray of shape (n_models,)
-        Model biases ``b_m`` (the model's prior quality, in z-score units).
+        Model biases ``b_m`` (the model's prior quality, in normalised units).
     task_factors_ : ndarray of shape (n_tasks, n_factors)
         Training task vectors ``v_t``.
     model_confidence_ : ndarray of shape (n_models,)
@@ -157,12 +160,14 @@ class TransferSpace(BaseEstimator):
 
     Notes
     -----
-    **Normalisation.** Values are z-scored within each task over its models (mean 0, sample standard deviation 1;
-    a task with a single value or no spread keeps std 1) before training, so tasks of different difficulty and units
-    weigh alike; scores are in these z units. Revealed results of a new task are z-scored the same way among
-    themselves, and the fold-in fits a free intercept, so only their order and spread matter.
+    **Normalisation.** Each task's values are normalised over its models before training (``normalize``): by
+    default to normal scores, ``Phi^-1((r - 1/2) / n)`` for the model of rank ``r`` among ``n`` (ties share their
+    mean rank), so that tasks of different difficulty and units weigh alike and a few failed runs far below the rest
+    cannot squeeze the good models together (:mod:`fennec.normalize` says why); ``"zscore"`` centres and divides by
+    the sample standard deviation instead. Scores are in these units. Revealed results of a new task are normalised
+    the same way among themselves, and the fold-in fits a free intercept, so only their order and spread matter.
 
-    **Objective.** With the biases fixed, mean squared error to the z-scores plus ``rank_weight`` times a listwise
+    **Objective.** With the biases fixed, mean squared error to the normalised values plus ``rank_weight`` times a listwise
     softmax cross-entropy (ListNet with temperature ``T``) over lists of each task's models, minimised by Adam
     over mini-batches of records (never a dense models x tasks matrix).
 
@@ -193,7 +198,8 @@ class TransferSpace(BaseEstimator):
     3
     """
 
-    def __init__(self, n_factors: int = 32, *, hidden: int = 64, free_dropout: float = 0.5, rank_weight: float = 1.0,
+    def __init__(self, n_factors: int = 32, *, normalize: str = "normal-scores", hidden: int = 64,
+                 free_dropout: float = 0.5, rank_weight: float = 1.0,
                  temperature: float = 0.5, list_size: int = 32, batch_size: int = 8192, n_epochs: int = 20,
                  min_steps: int = 300, lr: float = 0.01, l2: float = 1e-4, weight_decay: float = 1e-4,
                  init_scale: float = 0.1, bias_shrink: float = 1.0, fold_in_temperature: float = 1.8,
@@ -203,6 +209,7 @@ class TransferSpace(BaseEstimator):
                  random_state: int | None = None,
                  verbose: bool = False) -> None:
         self.n_factors = n_factors
+        self.normalize = normalize
         self.hidden = hidden
         self.free_dropout = free_dropout
         self.rank_weight = rank_weight
@@ -259,7 +266,8 @@ class TransferSpace(BaseEstimator):
         self._rec_value = frame["value"].to_numpy(np.float64)[order]
         seed = self._seed()
         self._rng, self._gen = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
-        z = task_zscores(self._rec_task, self._rec_value, len(self.task_ids_))
+        z = normalize_per_task(self._rec_task, self._rec_value, len(self.task_ids_), self.normalize)
+        z = z.astype(np.float32)
         self._fit_bias_prior(z)
         self.model_bias_ = self._model_bias(z)
         self.net_ = SpaceNet(len(models), len(tasks), self.n_factors, self._model_features.dim, self.hidden,
@@ -311,7 +319,7 @@ class TransferSpace(BaseEstimator):
         n_replay = min(n_old, int(round(self.replay_ratio * len(frame))))
         replay = self._rng.choice(n_old, size=n_replay, replace=False) if n_replay else np.zeros(0, np.int64)
         chosen = np.concatenate([np.arange(n_old, n_old + len(frame)), np.sort(replay)])
-        z = task_zscores(self._rec_task, self._rec_value, n_tasks)
+        z = normalize_per_task(self._rec_task, self._rec_value, n_tasks, self.normalize).astype(np.float32)
         self.model_bias_ = self._model_bias(z)
         unseen = (np.bincount(self._rec_model, minlength=n_models)
                   - np.bincount(self._rec_model[chosen], minlength=n_models),
@@ -380,7 +388,7 @@ class TransferSpace(BaseEstimator):
         model_ids : ndarray of shape (n_models,)
             The models (object array of str), in the order of :attr:`model_ids_`.
         scores : ndarray of shape (n_models,) or (n_queries, n_models)
-            Predicted quality (z units: higher is better).
+            Predicted quality (normalised units: higher is better).
         confidence : ndarray, same shape as ``scores``
             In [0, 1]; see the class Notes.
         """
@@ -624,7 +632,7 @@ class TransferSpace(BaseEstimator):
         if not all(f.is_file() for f in files):
             raise InputError(f"`path` of TransferSpace.load must be a directory written by TransferSpace.save. "
                              f"Got {str(path)!r}, which lacks {', '.join(f.name for f in files if not f.is_file())}.")
-        params = json.loads(files[0].read_text())["params"]
+        params = {"normalize": "zscore", **json.loads(files[0].read_text())["params"]}  # saved before the choice
         meta = json.loads(files[1].read_text())
         if meta.get("format") != _FORMAT:
             raise InputError(f"space.json in {str(path)!r} has format {meta.get('format')!r}; this fennec reads "
@@ -659,6 +667,7 @@ class TransferSpace(BaseEstimator):
                 bound = f">= {low}" if high is None else f"in [{low}, {high}]"
                 raise InputError(f"`{name}` of TransferSpace must be a {kind.__name__.lower()} {bound}. "
                                  f"Got {value!r} instead.")
+        check_normalization(self.normalize)
         if self.random_state is not None and (not isinstance(self.random_state, Integral)
                                               or isinstance(self.random_state, bool)):
             raise InputError(f"`random_state` of TransferSpace must be an int or None. Got {self.random_state!r}.")
@@ -673,7 +682,7 @@ class TransferSpace(BaseEstimator):
             raise NotFittedError.of(self)
 
     def _fit_bias_prior(self, z: np.ndarray) -> None:
-        """Ridge regression of the models' mean z-scores on their standardised side features: the bias prior of
+        """Ridge regression of the models' mean normalised values on their standardised side features: the bias prior of
         a model with few or no records."""
         n_models = len(self.model_ids_)
         count = np.bincount(self._rec_model, minlength=n_models)
@@ -691,7 +700,8 @@ class TransferSpace(BaseEstimator):
         return self._bias_intercept + np.where(mt.has[rows], mt.matrix[rows] @ self._bias_coef, 0.0)
 
     def _model_bias(self, z: np.ndarray) -> np.ndarray:
-        """``(sum of z + bias_shrink * prior) / (n + bias_shrink)`` per model: popularity, shrunk to the prior."""
+        """``(sum of z + bias_shrink * prior) / (n + bias_shrink)`` per model (z: normalised values): popularity, shrunk
+        to the prior."""
         n_models = len(self.model_ids_)
         count = np.bincount(self._rec_model, minlength=n_models)
         total = np.bincount(self._rec_model, weights=z, minlength=n_models)
@@ -841,7 +851,7 @@ class TransferSpace(BaseEstimator):
     def _fold_in(self, weights: np.ndarray, revealed: dict[str, float]) -> np.ndarray:
         """The task vector from prior weights over the training tasks and revealed results.
 
-        1. Reweighting: the revealed values are z-scored among themselves; training task ``j`` gets weight
+        1. Reweighting: the revealed values are normalised among themselves; training task ``j`` gets weight
            ``w_j * exp((k - 1) * rho_j / fold_in_temperature)``, ``rho_j`` the correlation of the revealed values
            with task ``j``'s scores on the same ``k`` models. The reweighted mean of the training task vectors
            stays a blend of real tasks: a few results pick the tasks they resemble, never an extrapolation.
@@ -856,7 +866,7 @@ class TransferSpace(BaseEstimator):
         if not revealed:
             return weights @ vectors - self._task_mean
         rows = self._positions(pd.Series(list(revealed)), self._model_pos, "model")
-        target = zscore(np.fromiter(revealed.values(), np.float64))
+        target = normalize_one(np.fromiter(revealed.values(), np.float64), self.normalize)
         if len(rows) > 1:
             scores = self.model_bias_[rows][:, None] + self.model_factors_[rows] @ vectors.T
             scores = scores - scores.mean(0)

@@ -22,6 +22,7 @@ PUBLISHED = frozenset({"logme", "hscore", "knn1", "sfda"})
 
 _REGISTRY: dict[str, Callable[..., Method]] = {
     "popularity": Popularity,
+    "popularity-ns": lambda: Popularity("normal-scores"),  # on normal scores, as the space normalises
     "random": RandomScores,
     "imagenet-top1": lambda: CardAttribute("imagenet_top1"),
     "params": lambda: CardAttribute("n_params", log=True),

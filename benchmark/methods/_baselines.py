@@ -7,31 +7,38 @@ import numpy as np
 import pandas as pd
 
 from fennec.cards import ModelCard, TaskCard
+from fennec.normalize import normalize_per_task
 
-__all__ = ["Popularity", "RandomScores", "CardAttribute", "zscore_per_task"]
+__all__ = ["Popularity", "RandomScores", "CardAttribute", "normalize_records"]
 
 
-def zscore_per_task(records: pd.DataFrame) -> pd.Series:
-    """Each record's value z-scored within its task over the models that have one (mean 0, sample std 1).
+def normalize_records(records: pd.DataFrame, normalization: str = "zscore") -> pd.Series:
+    """Each record's value normalised within its task over the models that have one (:mod:`fennec.normalize`).
 
-    A task with a single model, or with all values equal, contributes z-scores of 0.
+    ``"zscore"`` (mean 0, sample std 1) is the spec's; a task with a single model, or with all values equal,
+    contributes 0.
     """
-    grouped = records.groupby("task")["value"]
-    std = grouped.transform("std").fillna(0.0)
-    centred = records["value"] - grouped.transform("mean")
-    return (centred / std.where(std > 0, np.inf)).astype(np.float64)
+    task_idx, tasks = pd.factorize(records["task"])
+    values = normalize_per_task(task_idx, records["value"].to_numpy(np.float64), len(tasks), normalization)
+    return pd.Series(values, index=records.index)
 
 
 class Popularity:
-    """Score a model by the mean of its per-task z-scores over the training tasks it has (``specs/evaluation.md``).
+    """Score a model by the mean of its per-task normalised values over the training tasks it has.
 
-    A model with no training record gets 0, the average z-score. Revealed records of the scored task are ignored:
-    popularity does not adapt to the task.
+    With ``normalization="zscore"`` this is the spec's popularity (``specs/evaluation.md``); ``"normal-scores"``
+    gives the prior of :class:`fennec.space.TransferSpace` under its default normalisation (method
+    ``popularity-ns``), which shows how much of the space's lead is its normalisation alone.
+    A model with no training record gets 0, the average normalised value. Revealed records of the scored task are
+    ignored: popularity does not adapt to the task.
     """
+
+    def __init__(self, normalization: str = "zscore") -> None:
+        self.normalization = normalization
 
     def fit(self, records: pd.DataFrame, model_cards: Mapping[str, ModelCard],
             task_cards: Mapping[str, TaskCard]) -> "Popularity":
-        z = records.assign(z=zscore_per_task(records))
+        z = records.assign(z=normalize_records(records, self.normalization))
         self.scores_ = z.groupby("model")["z"].mean().to_dict()
         self.models_ = sorted(set(model_cards) | set(self.scores_))
         return self

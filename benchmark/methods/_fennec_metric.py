@@ -7,11 +7,11 @@ snoopy's 1-NN accuracy on SHiFT), both rankings are z-scored over the task's mod
     score_m = a * z(space)_m + (1 - a) * z(metric)_m      (a model without a metric score gets z(metric) = 0)
 
 ``a`` is chosen on the training tasks only: each training task is ranked by the space's cold prior for it from the
-other training tasks (their z-scores averaged with the weights the space's cold-task kernel gives them,
+other training tasks (their normalised values averaged with the weights the space's cold-task kernel gives them,
 :meth:`fennec.space.TransferSpace.task_weights`, its own weight left out) blended with its own metric scores, for
 ``a`` on a grid, and the ``a`` with the best mean weighted tau wins. A metric that never helps on the training tasks
 gets ``a = 1`` (the space alone); one that is better than the history gets a small ``a``. (Ranking by the plain
-mean z-score instead would underrate the space wherever its side features help, and underweight it.)
+mean normalised value instead would underrate the space wherever its side features help, and underweight it.)
 """
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ import pandas as pd
 from scipy import stats
 
 from fennec.cards import ModelCard, TaskCard
+from fennec.normalize import normalize
 
 from ._fennec import FennecMethod
 
@@ -38,6 +39,14 @@ def _zscore(values: np.ndarray) -> np.ndarray:
     return (values - values.mean()) / spread if spread > 0 else np.zeros_like(values)
 
 
+def _normalized(column: pd.Series, normalization: str) -> pd.Series:
+    """One task's column of values normalised over the models that have one (NaN elsewhere)."""
+    out = column.copy()
+    has = column.notna()
+    out[has] = normalize(column[has].to_numpy(np.float64), normalization)
+    return out
+
+
 def _blend(space: Mapping[str, float], metric: Mapping[str, float], weight: float) -> dict[str, float]:
     """``weight * z(space) + (1 - weight) * z(metric)`` over the models of ``space``."""
     models = list(space)
@@ -50,14 +59,16 @@ def _blend(space: Mapping[str, float], metric: Mapping[str, float], weight: floa
 
 
 def choose_weight(records: pd.DataFrame, metric_scores: Mapping[str, Mapping[str, float]],
-                  task_weights: Callable[[str], pd.Series] | None = None) -> float:
+                  task_weights: Callable[[str], pd.Series] | None = None, normalization: str = "normal-scores"
+                  ) -> float:
     """The space weight ``a`` with the best mean weighted tau on the training tasks that carry metric scores.
 
     ``task_weights(task)`` gives the weights of the training tasks in the space's cold prior for ``task`` (indexed
-    by task); the prior averages the other tasks' z-scores with them (default: equal weights, i.e. popularity).
+    by task); the prior averages the other tasks' values, normalised per task as the space does it
+    (``normalization``, see :mod:`fennec.normalize`), with them (default: equal weights, i.e. popularity).
     """
     table = records.groupby(["model", "task"])["value"].max().unstack()
-    z = (table - table.mean()) / table.std(ddof=0).replace(0.0, 1.0)
+    z = table.apply(lambda column: _normalized(column, normalization))
     totals, counted = np.zeros(len(WEIGHTS)), 0
     for task in table.columns:
         scores = metric_scores.get(task, {})
@@ -101,7 +112,8 @@ class FennecMetricMethod(FennecMethod):
             raise ValueError("fennec+metric: the task cards carry no published metric scores "
                              f"(looked for {', '.join(METRICS)})")
         scores = {name: card.extra.get("scores", {}).get(self.metric_, {}) for name, card in task_cards.items()}
-        self.weight_ = choose_weight(records, scores, self._task_weights if self.task_features_ else None)
+        self.weight_ = choose_weight(records, scores, self._task_weights if self.task_features_ else None,
+                                     self.space_.normalize)
         return self
 
     def _task_weights(self, task: str) -> pd.Series:

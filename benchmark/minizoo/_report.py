@@ -45,9 +45,9 @@ class ProxyNeighbours:
 
     def fit(self, records: pd.DataFrame, model_cards: Mapping[str, ModelCard],
             task_cards: Mapping[str, TaskCard]) -> "ProxyNeighbours":
-        from ..methods._baselines import zscore_per_task
+        from ..methods._baselines import normalize_records
 
-        z = records.assign(z=zscore_per_task(records)).pivot(index="task", columns="model", values="z")
+        z = records.assign(z=normalize_records(records)).pivot(index="task", columns="model", values="z")
         self.z_ = z
         self.vectors_ = np.stack([self._vector(task_cards[t]) for t in z.index])
         return self

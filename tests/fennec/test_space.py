@@ -330,6 +330,36 @@ def test_a_space_saved_with_a_single_kernel_setting_still_loads(tmp_path, plante
     assert not TransferSpace.load(tmp_path / "space").task_kernel_.used
 
 
+def test_normal_scores_make_the_space_blind_to_monotone_changes_of_a_task_scale(planted):
+    """Under the default normalisation only the order within a task counts; z-scores see the change."""
+    records = planted.records()
+    warped = records.assign(value=np.where(records["task"] == "t03", np.exp(4.0 * records["value"]),
+                                           records["value"]))
+    fitted = {(norm, name): TransferSpace(**FAST, normalize=norm, random_state=3).fit(table, planted.model_features)
+              for norm in ("normal-scores", "zscore") for name, table in (("plain", records), ("warped", warped))}
+    np.testing.assert_array_equal(fitted["normal-scores", "plain"].model_factors_,
+                                  fitted["normal-scores", "warped"].model_factors_)
+    assert not np.allclose(fitted["zscore", "plain"].model_factors_, fitted["zscore", "warped"].model_factors_)
+
+
+def test_an_unknown_normalization_is_refused_before_training(planted):
+    with pytest.raises(UnknownNameError, match="zscore"):
+        TransferSpace(**FAST, normalize="ranks").fit(planted.records())
+
+
+def test_a_space_saved_before_the_normalization_choice_loads_as_zscore(tmp_path, planted):
+    space = TransferSpace(**FAST, normalize="zscore", random_state=0).fit(planted.records(), planted.model_features)
+    space.save(tmp_path / "space")
+    params_file = tmp_path / "space" / "params.json"
+    saved = json.loads(params_file.read_text())
+    del saved["params"]["normalize"]
+    params_file.write_text(json.dumps(saved))
+    loaded = TransferSpace.load(tmp_path / "space")
+    assert loaded.normalize == "zscore"
+    revealed = {"m001": 0.3, "m002": 0.9, "m003": 0.1, "m004": 0.5}
+    np.testing.assert_array_equal(loaded.score(revealed=revealed)[1], space.score(revealed=revealed)[1])
+
+
 def test_same_seed_same_space_other_seed_other_space(planted):
     records = planted.records()
     a = TransferSpace(**FAST, random_state=7).fit(records, planted.model_features)
