@@ -64,7 +64,8 @@ class TaskCard:
     image_dir : str, optional
         A folder of images ``<class>/<file>`` when the task's images are available locally.
     extra : dict
-        Anything else (free-form, JSON-serialisable).
+        Anything else (free-form, JSON-serialisable); ``extra["dataset"]`` names the dataset the task draws from
+        when that differs from ``name`` (see :attr:`dataset`).
     """
 
     name: str
@@ -75,3 +76,10 @@ class TaskCard:
     domain: str | None = None
     image_dir: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def dataset(self) -> str:
+        """The dataset the task draws from (``extra["dataset"]``, else the name): a model card whose
+        ``pretrain_data`` names it was already trained on this task's data (:meth:`fennec.space.TransferSpace.next`
+        bets on such models early)."""
+        return str(self.extra.get("dataset") or self.name)

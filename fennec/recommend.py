@@ -105,21 +105,24 @@ class Recommender:
             featurizer = TaskFeaturizer(config["task_proxies"], config.get("image_proxy"))
             featurizer.fit({t: task_cards[t] for t in tasks})
         task_features = dict(zip(tasks, featurizer.transform_many([task_cards[t] for t in tasks])))
+        sources = {"model_sources": {m: card.pretrain_data for m, card in model_cards.items()},
+                   "task_sources": {t: task_cards[t].dataset for t in tasks}}
         if current is not None:
             space = TransferSpace.load(self.workspace.version_dir(current) / "space")
             previous = pd.read_csv(self.workspace.version_dir(current) / _TRAINED_RECORDS)
             new = _changed_records(records, previous)
             if len(new):
-                space.update(new, model_features, task_features)
+                space.update(new, model_features, task_features, **sources)
             mode = f"update of {current} with {len(new)} new records"
         else:
             space = TransferSpace(**{"random_state": 0, "task_blocks": featurizer.block_sizes, **params,
                                      "verbose": verbose})
-            space.fit(records, model_features, task_features)
+            space.fit(records, model_features, task_features, **sources)
             mode = "fit"
         cold = sorted(set(model_cards) - set(space.model_ids_))
         if cold:
-            space.add_model(cold, np.stack([model_features[m] for m in cold]))
+            space.add_model(cold, np.stack([model_features[m] for m in cold]),
+                            [model_cards[m].pretrain_data for m in cold])
         meta = {"mode": mode, "n_records": int(len(records)), "n_models": len(space.model_ids_),
                 "n_tasks": int(records["task"].nunique())}
         with self.workspace.new_version(meta) as build:

@@ -33,6 +33,7 @@ from fennec._space_data import FeatureTable, as_revealed, coerce_records, kernel
 from fennec._space_kernel import (KernelSetting, TaskKernel, block_distances, calibrate_task_kernel, median_spacing,
                                   views_of)
 from fennec._space_net import SpaceNet
+from fennec._space_sources import source_bonus, source_key, source_keys
 from fennec._space_train import TrainData, train
 from fennec.errors import InputError, NotFittedError, UnknownNameError
 from fennec.index import ModelIndex, auto_factory
@@ -66,7 +67,7 @@ _CONSTRAINTS = {
     "fold_in_temperature": (Real, 1e-6, None),
     "calibration_tasks": (Integral, 0, None), "update_epochs": (Integral, 1, None),
     "update_min_steps": (Integral, 0, None), "replay_ratio": (Real, 0.0, None), "explore": (Real, 0.0, None),
-    "diversity": (Real, 0.0, None),
+    "diversity": (Real, 0.0, None), "source_optimism": (Real, 0.0, None),
 }
 
 
@@ -129,6 +130,10 @@ class TransferSpace(BaseEstimator):
         Hedging of :meth:`next`: penalty ``diversity * max_t corr(m, t)`` over the tried models ``t`` (the
         correlation of two models' scores across tasks in the space): with a few tries, the best of them is what
         counts, and a near-copy of a tried model adds little to it.
+    source_optimism : float, default=1.0
+        Optimism of :meth:`next` for the models trained on the task's own dataset (``model_sources`` matching
+        ``task_source``): they get the mean plus this many standard deviations of how such matched pairs did in the
+        history, over their model's bias (their scores are left alone; ``fennec._space_sources`` says why).
     random_state : int, optional
         Seed of initialisation, batching and dropout; the same seed gives the same space.
     verbose : bool, default=False
@@ -144,6 +149,9 @@ class TransferSpace(BaseEstimator):
         Model vectors ``u_m``.
     model_bias_ : ndarray of shape (n_models,)
         Model biases ``b_m`` (the model's prior quality, in normalised units).
+    source_bonus_ : float
+        What :meth:`next` adds for a model trained on the task's own dataset (0 when the history holds no such
+        pair; see ``source_optimism``).
     task_factors_ : ndarray of shape (n_tasks, n_factors)
         Training task vectors ``v_t``.
     model_confidence_ : ndarray of shape (n_models,)
@@ -206,7 +214,7 @@ class TransferSpace(BaseEstimator):
                  fold_in_alpha: float = 50.0, task_blocks: Sequence[int] | None = None,
                  calibration_tasks: int = 100, update_epochs: int = 5, update_min_steps: int = 50,
                  replay_ratio: float = 1.0, explore: float = 0.5, diversity: float = 0.5,
-                 random_state: int | None = None,
+                 source_optimism: float = 1.0, random_state: int | None = None,
                  verbose: bool = False) -> None:
         self.n_factors = n_factors
         self.normalize = normalize
@@ -232,12 +240,14 @@ class TransferSpace(BaseEstimator):
         self.replay_ratio = replay_ratio
         self.explore = explore
         self.diversity = diversity
+        self.source_optimism = source_optimism
         self.random_state = random_state
         self.verbose = verbose
 
     # ------------------------------------------------------------------ fitting
     def fit(self, records: pd.DataFrame, model_features: Mapping[str, np.ndarray] | None = None,
-            task_features: Mapping[str, np.ndarray] | None = None) -> "TransferSpace":
+            task_features: Mapping[str, np.ndarray] | None = None, *, model_sources: Mapping[str, str] | None = None,
+            task_sources: Mapping[str, str] | None = None) -> "TransferSpace":
         """Learn the space from transfer records.
 
         Parameters
@@ -249,6 +259,11 @@ class TransferSpace(BaseEstimator):
             Side features of models (a model may lack them).
         task_features : mapping of str to ndarray of shape (q,), optional
             Side features of tasks (a task may lack them).
+        model_sources : mapping of str to str, optional
+            The dataset each model's weights were trained or fine-tuned on (a card's ``pretrain_data``), for
+            :meth:`next`'s optimism about models trained on the task's own dataset.
+        task_sources : mapping of str to str, optional
+            The dataset each task draws from (default: the task's id).
 
         Returns
         -------
@@ -270,6 +285,10 @@ class TransferSpace(BaseEstimator):
         z = z.astype(np.float32)
         self._fit_bias_prior(z)
         self.model_bias_ = self._model_bias(z)
+        self._model_source = source_keys(self.model_ids_, model_sources)
+        self._task_source = source_keys(self.task_ids_, {**dict(zip(self.task_ids_, self.task_ids_)),
+                                                          **(task_sources or {})})
+        self._fit_source_bonus(z)
         self.net_ = SpaceNet(len(models), len(tasks), self.n_factors, self._model_features.dim, self.hidden,
                              self.init_scale, self._gen)
         data = TrainData(self._rec_model, self._rec_task, z, self.model_bias_, self._model_features.matrix,
@@ -281,7 +300,9 @@ class TransferSpace(BaseEstimator):
         return self
 
     def update(self, new_records: pd.DataFrame, model_features: Mapping[str, np.ndarray] | None = None,
-               task_features: Mapping[str, np.ndarray] | None = None) -> "TransferSpace":
+               task_features: Mapping[str, np.ndarray] | None = None, *,
+               model_sources: Mapping[str, str] | None = None, task_sources: Mapping[str, str] | None = None
+               ) -> "TransferSpace":
         """Warm-start the space with new records (much cheaper than a new :meth:`fit`).
 
         New models and tasks get fresh rows (their side features from ``model_features``/``task_features``);
@@ -296,6 +317,8 @@ class TransferSpace(BaseEstimator):
             Columns ``model, task, value``.
         model_features, task_features : mapping of str to ndarray, optional
             Side features of the new models and tasks (those of known rows are kept).
+        model_sources, task_sources : mapping of str to str, optional
+            Datasets of models and tasks, as in :meth:`fit` (for new ones, or to correct known ones).
 
         Returns
         -------
@@ -306,6 +329,9 @@ class TransferSpace(BaseEstimator):
         frame = coerce_records(new_records, where="TransferSpace.update")
         new_models = self._grow_rows(frame["model"], "model", model_features)
         new_tasks = self._grow_rows(frame["task"], "task", task_features)
+        self._model_source = _with_sources(self._model_source, self.model_ids_, model_sources)
+        self._task_source = _with_sources(self._task_source, self.task_ids_, {**dict(zip(new_tasks, new_tasks)),
+                                                                             **(task_sources or {})})
         self._extend_model_kernel()
         self.net_.grow(len(new_models), len(new_tasks), self.init_scale, self._gen)
         m_new = frame["model"].map({m: i for i, m in enumerate(self.model_ids_)}).to_numpy(np.int64)
@@ -321,6 +347,7 @@ class TransferSpace(BaseEstimator):
         chosen = np.concatenate([np.arange(n_old, n_old + len(frame)), np.sort(replay)])
         z = normalize_per_task(self._rec_task, self._rec_value, n_tasks, self.normalize).astype(np.float32)
         self.model_bias_ = self._model_bias(z)
+        self._fit_source_bonus(z)
         unseen = (np.bincount(self._rec_model, minlength=n_models)
                   - np.bincount(self._rec_model[chosen], minlength=n_models),
                   np.bincount(self._rec_task, minlength=n_tasks) - np.bincount(self._rec_task[chosen],
@@ -335,7 +362,8 @@ class TransferSpace(BaseEstimator):
         self.task_kernel_ = TaskKernel(self._task_features.matrix[rows], rows, self.task_kernel_.settings)
         return self
 
-    def add_model(self, model_id: str | Sequence[str], model_features: np.ndarray | None = None) -> "TransferSpace":
+    def add_model(self, model_id: str | Sequence[str], model_features: np.ndarray | None = None,
+                  sources: str | Sequence[str | None] | None = None) -> "TransferSpace":
         """Add models known only by their side features (cold models); the index grows without a rebuild.
 
         Parameters
@@ -344,6 +372,8 @@ class TransferSpace(BaseEstimator):
             New model id(s).
         model_features : array-like of shape (p,) or (n, p), optional
             Their side features; without them a model gets the space's default (mean) model vector and bias.
+        sources : str or sequence of str, optional
+            The dataset(s) their weights were trained on, as ``model_sources`` in :meth:`fit`.
 
         Returns
         -------
@@ -360,8 +390,13 @@ class TransferSpace(BaseEstimator):
                 raise InputError(f"`model_features` of TransferSpace.add_model must have one row per model "
                                  f"({len(ids)}). Got shape {np.shape(model_features)} instead.")
             feats = dict(zip(ids, matrix))
+        sources = [sources] * len(ids) if sources is None or isinstance(sources, str) else list(sources)
+        if len(sources) != len(ids):
+            raise InputError(f"`sources` of TransferSpace.add_model must give one dataset per model ({len(ids)}). "
+                             f"Got {len(sources)}.")
         start = len(self.model_ids_)
         self._grow_rows(pd.Series(ids), "model", feats, require_new=True)
+        self._model_source = np.concatenate([self._model_source, source_keys(ids, dict(zip(ids, sources)))])
         self.net_.grow(len(ids), 0, 0.0, self._gen)  # zero free parts: the model is its side features
         self._extend_model_kernel()
         rows = np.arange(start, len(self.model_ids_))
@@ -432,7 +467,7 @@ class TransferSpace(BaseEstimator):
         return np.stack(out_ids), np.stack(out_scores)
 
     def next(self, task_features: np.ndarray | None = None, tried: Mapping[str, float] | None = None,
-             candidates: Sequence[str] | None = None) -> str:
+             candidates: Sequence[str] | None = None, task_source: str | None = None) -> str:
         """The model to fine-tune next on a task, given the results tried so far.
 
         The untried model with the highest :meth:`next_scores`.
@@ -445,13 +480,15 @@ class TransferSpace(BaseEstimator):
             Results seen so far (model -> value).
         candidates : sequence of str, optional
             Choose among these models only (e.g. those that fit the user's hardware); default: the whole space.
+        task_source : str, optional
+            The dataset the task draws from: models trained on it (``model_sources``) get ``source_optimism``.
 
         Returns
         -------
         str
             A model id not in ``tried``.
         """
-        ids, values = self.next_scores(task_features, tried, candidates)
+        ids, values = self.next_scores(task_features, tried, candidates, task_source)
         return str(ids[int(np.argmax(values))])
 
     def similar_tasks(self, task_features: np.ndarray, k: int = 3) -> list[tuple[str, float]]:
@@ -496,14 +533,16 @@ class TransferSpace(BaseEstimator):
         return np.asarray(self.task_ids_, dtype=object), weights[0]
 
     def next_scores(self, task_features: np.ndarray | None = None, tried: Mapping[str, float] | None = None,
-                    candidates: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+                    candidates: Sequence[str] | None = None, task_source: str | None = None
+                    ) -> tuple[np.ndarray, np.ndarray]:
         """Optimistic scores for choosing the next model to fine-tune (``-inf`` for the tried ones and, with
         ``candidates``, for every model not among them).
 
         Folds ``tried`` into the task vector and adds a bonus ``explore * spread_m * (1 - confidence)``, where
         ``spread_m`` is how much model m's score varies across training tasks: while the task is uncertain, models
         whose outcome could be high are favoured. Models that move with a tried one (correlation across tasks) pay
-        ``diversity`` times that correlation: the best of a few tries gains more from a different bet.
+        ``diversity`` times that correlation: the best of a few tries gains more from a different bet. Models
+        trained on the task's own dataset (``task_source``) get ``source_bonus_`` on top (see ``source_optimism``).
 
         Parameters
         ----------
@@ -513,6 +552,8 @@ class TransferSpace(BaseEstimator):
             Results seen so far (model -> value).
         candidates : sequence of str, optional
             Models that may be chosen (default: all).
+        task_source : str, optional
+            The dataset the task draws from.
 
         Returns
         -------
@@ -525,6 +566,8 @@ class TransferSpace(BaseEstimator):
                              f"Got shape {np.shape(task_features)} instead.")
         ids, scores, confidence = self.score(task_features, tried)
         optimistic = scores + self.explore * self._model_spread * (1.0 - confidence)
+        if source_key(task_source):
+            optimistic = optimistic + self.source_bonus_ * (self._model_source == source_key(task_source))
         tried_rows = [self._model_pos[m] for m in tried]
         if tried_rows and self.diversity:
             optimistic -= self.diversity * self._correlation(tried_rows).max(1)
@@ -609,7 +652,9 @@ class TransferSpace(BaseEstimator):
         meta = {"format": _FORMAT, "model_ids": self.model_ids_, "task_ids": self.task_ids_,
                 "model_feature_dim": self._model_features.dim, "task_feature_dim": self._task_features.dim,
                 "model_bandwidth": self._model_bandwidth, "bias_intercept": self._bias_intercept,
-                "kernel_settings": [s.to_dict() for s in self.task_kernel_.settings]}
+                "kernel_settings": [s.to_dict() for s in self.task_kernel_.settings],
+                "model_sources": self._model_source.tolist(), "task_sources": self._task_source.tolist(),
+                "source_bonus": self.source_bonus_}
         (path / "space.json").write_text(json.dumps(meta))
         (path / "params.json").write_text(json.dumps({"class": type(self).__name__, "params": self.get_params()},
                                                       indent=1))
@@ -649,6 +694,10 @@ class TransferSpace(BaseEstimator):
             setattr(space, name, tensors[f"view.{name}"])
         space.task_kernel_ = TaskKernel(tensors["kernel.points"], tensors["kernel.rows"], _kernel_settings(meta))
         space._model_bandwidth, space._bias_intercept = meta["model_bandwidth"], meta["bias_intercept"]
+        # spaces saved before sources were known have none: no model is matched
+        space._model_source = np.array(meta.get("model_sources", [""] * len(space.model_ids_)), dtype=object)
+        space._task_source = np.array(meta.get("task_sources", [""] * len(space.task_ids_)), dtype=object)
+        space.source_bonus_ = float(meta.get("source_bonus", 0.0))
         seed = space._seed()
         space._rng, space._gen = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
         space.net_ = SpaceNet(len(space.model_ids_), len(space.task_ids_), space.n_factors,
@@ -698,6 +747,13 @@ class TransferSpace(BaseEstimator):
     def _bias_prior(self, rows: np.ndarray) -> np.ndarray:
         mt = self._model_features
         return self._bias_intercept + np.where(mt.has[rows], mt.matrix[rows] @ self._bias_coef, 0.0)
+
+    def _fit_source_bonus(self, z: np.ndarray) -> None:
+        """``source_bonus_`` from the records whose model was trained on the task's own dataset."""
+        model_source = self._model_source[self._rec_model]
+        matched = (model_source != "") & (model_source == self._task_source[self._rec_task])
+        residuals = z[matched] - self.model_bias_[self._rec_model[matched]]
+        self.source_bonus_ = source_bonus(residuals, self.source_optimism)
 
     def _model_bias(self, z: np.ndarray) -> np.ndarray:
         """``(sum of z + bias_shrink * prior) / (n + bias_shrink)`` per model (z: normalised values): popularity, shrunk
@@ -903,3 +959,13 @@ def _kernel_settings(meta: dict) -> tuple[KernelSetting, ...]:
         return ()
     return (KernelSetting(tuple(tuple(b) for b in meta.get("kernel_blocks", [])), float(meta["kernel_width"]),
                           float(meta["kernel_prior"])),)
+
+
+def _with_sources(keys: np.ndarray, ids: list[str], sources: Mapping[str, str]) -> np.ndarray:
+    """``keys`` grown to ``ids`` (new rows without a source), then the rows named in ``sources`` set."""
+    out = np.concatenate([keys, np.full(len(ids) - len(keys), "", dtype=object)])
+    position = {name: i for i, name in enumerate(ids)}
+    for name, source in (sources or {}).items():
+        if name in position:
+            out[position[name]] = source_key(source)
+    return out

@@ -10,7 +10,8 @@ Per protocol split it fits a space on the training records with side features bu
   images (the mini-zoo), that embedding (``image_proxy``; method ``fennec-noimage`` leaves it out).
 
 A cold task enters the space through its side features, a few-shot task through its revealed results (ridge
-fold-in), a cold model through its card (``TransferSpace.add_model``). Budgeted selection uses ``TransferSpace.next``.
+fold-in), a cold model through its card (``TransferSpace.add_model``). Budgeted selection uses ``TransferSpace.next``,
+told which models were trained on the task's own dataset (model card ``pretrain_data`` against the task's dataset).
 """
 from __future__ import annotations
 
@@ -71,13 +72,16 @@ class FennecMethod:
             blocks = self.featurizer_.block_sizes
         self.task_features_ = task_features  # of the training tasks (None without task features)
         cold = sorted(set(model_cards) - set(records["model"]))
+        model_sources = {name: card.pretrain_data for name, card in model_cards.items()}
+        task_sources = {t: task_cards[t].dataset for t in tasks}
         self.spaces_ = []
         for seed in range(self.n_seeds):
             params = {**self.DEFAULTS, "task_blocks": blocks, **self.space_params,
                       "random_state": self.random_state + seed}
-            space = TransferSpace(**params).fit(records[["model", "task", "value"]], features, task_features)
+            space = TransferSpace(**params).fit(records[["model", "task", "value"]], features, task_features,
+                                                model_sources=model_sources, task_sources=task_sources)
             if cold:  # models with a card but no record: they enter by their side features
-                space.add_model(cold, np.stack([features[m] for m in cold]))
+                space.add_model(cold, np.stack([features[m] for m in cold]), [model_sources[m] for m in cold])
             self.spaces_.append(space)
         self.space_ = self.spaces_[0]
         return self
@@ -92,7 +96,8 @@ class FennecMethod:
         if candidates is not None:  # the space can only propose models it knows
             known_ids = set(self.space_.model_ids_)
             candidates = [m for m in candidates if m in known_ids]
-        values = np.mean([space.next_scores(feats, known, candidates)[1] for space in self.spaces_], axis=0)
+        values = np.mean([space.next_scores(feats, known, candidates, task_card.dataset)[1]
+                          for space in self.spaces_], axis=0)
         return self.space_.model_ids_[int(np.argmax(values))]
 
     def _task_features(self, card: TaskCard) -> np.ndarray | None:
