@@ -2,13 +2,13 @@
 
 A model card may name the dataset the model's weights were trained or fine-tuned on (``pretrain_data``: a hub
 checkpoint ``vit-base-food101`` says ``food101``), and a task card the dataset the task draws from. A match is the
-strongest single hint a card gives, and an unreliable one. In the released benchmarks the matched models are
-often the best on their dataset (TransferGraph: the two Food-101 checkpoints are the only two of 112 models that
-learn Food-101; five EuroSAT checkpoints take ranks 1 to 5 on EuroSAT) and as often among the worst (most of the
-other EuroSAT checkpoints; on SHiFT's 800-image EuroSAT, 17 of the 19 rank in the bottom quarter). Their mean effect over the model's usual
-standing changes sign between benchmarks, so the space leaves its scores alone; what is consistent is the spread,
-so :meth:`TransferSpace.next` is optimistic about matched models: it adds the mean plus ``source_optimism``
-standard deviations of how matched pairs did in the history, and a matched model is tried early.
+strongest single hint a card gives, and an unreliable one. In the released benchmarks the matched models are often
+the best on their dataset (TransferGraph: the two Food-101 checkpoints are the only two of 112 models that learn
+Food-101; five EuroSAT checkpoints take ranks 1 to 5 on EuroSAT) and as often among the worst (most of the other
+EuroSAT checkpoints; on SHiFT's 800-image EuroSAT, 17 of the 19 rank in the bottom quarter). Their mean effect over
+the model's usual standing changes sign between benchmarks, so the space leaves its scores alone; what is consistent
+is the spread, so :meth:`TransferSpace.next` is optimistic about matched models: it adds the mean plus
+``source_optimism`` standard deviations of how matched pairs did in the history, and a matched model is tried early.
 """
 from __future__ import annotations
 

@@ -6,14 +6,14 @@ After Fennec (Bai et al., 2024, https://arxiv.org/abs/2403.06382):
 
     \\mathrm{score}(m, t) = b_m + \\langle u_m, v_t \\rangle, \\qquad u_m = e_m + A(\\phi_m)
 
-with ``b_m`` the model's prior quality (its shrunk mean normalised value: popularity), free embeddings ``e`` and an encoder
-``A`` of model side features ``phi`` (what a model is: archi2vec vector, metadata). The free model embeddings are
-dropped at random while training, so ``A`` alone already places a model well: a model with no history enters the
-space through its features. A task with no history enters through its side features ``psi`` (what it looks like:
-proxy embedding, label names, size) by kernel regression over the training tasks' vectors, calibrated
-leave-one-task-out on the training tasks and bagged (``fennec._space_kernel``); a task with a few results is folded in
-by a small ridge solve for ``v_t``. With nothing known of a task, ``v_t`` is the mean training task and the ranking is
-the popularity prior.
+with ``b_m`` the model's prior quality (its shrunk mean normalised value: popularity), free embeddings ``e`` and an
+encoder ``A`` of model side features ``phi`` (what a model is: archi2vec vector, metadata). The free model
+embeddings are dropped at random while training, so ``A`` alone already places a model well: a model with no history
+enters the space through its features. A task with no history enters through its side features ``psi`` (what it
+looks like: proxy embedding, label names, size) by kernel regression over the training tasks' vectors, calibrated
+leave-one-task-out on the training tasks and bagged (``fennec._space_kernel``); a task with a few results is folded
+in by a small ridge solve for ``v_t``. With nothing known of a task, ``v_t`` is the mean training task and the
+ranking is the popularity prior.
 """
 from __future__ import annotations
 
@@ -175,9 +175,9 @@ class TransferSpace(BaseEstimator):
     the sample standard deviation instead. Scores are in these units. Revealed results of a new task are normalised
     the same way among themselves, and the fold-in fits a free intercept, so only their order and spread matter.
 
-    **Objective.** With the biases fixed, mean squared error to the normalised values plus ``rank_weight`` times a listwise
-    softmax cross-entropy (ListNet with temperature ``T``) over lists of each task's models, minimised by Adam
-    over mini-batches of records (never a dense models x tasks matrix).
+    **Objective.** With the biases fixed, mean squared error to the normalised values plus ``rank_weight`` times a
+    listwise softmax cross-entropy (ListNet with temperature ``T``) over lists of each task's models, minimised by
+    Adam over mini-batches of records (never a dense models x tasks matrix).
 
     **Confidence.** Each score comes with a number in [0, 1]: the product of a task part and a model part. The
     task part is ``1 - (1 - k) (1 - n / (n + 5))`` with ``k`` the weight the cold-start kernel gives the side

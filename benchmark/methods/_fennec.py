@@ -47,7 +47,8 @@ class FennecMethod:
     """
 
     #: Small benchmarks (11-292 models, 11-19 tasks): a low-dimensional space, linear encoders, more steps.
-    #: ``bias_shrink=0``: every model has results on most tasks here, so its bias is its mean normalised value (popularity).
+    #: ``bias_shrink=0``: every model has results on most tasks here, so its bias is its mean normalised value
+    #: (popularity).
     DEFAULTS = dict(n_factors=8, hidden=0, min_steps=600, batch_size=2048, list_size=32, bias_shrink=0.0)
 
     def __init__(self, n_seeds: int = 1, random_state: int = 0, use_task_features: bool = True,

@@ -2,19 +2,12 @@
 from __future__ import annotations
 
 import pytest
-import torch
 
 from benchmark.loaders import load
 from benchmark.methods._fennec import FennecMethod
 from benchmark.protocols import budget
 
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_food101_checkpoints_are_tried_within_three_models_only_with_optimism(data_dir):

@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 from scipy import stats
 from sklearn.base import clone
 
@@ -19,13 +18,9 @@ FAST = dict(n_factors=4, hidden=16, min_steps=250, batch_size=1024, list_size=16
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """These spaces are tiny: extra OpenMP threads only add synchronisation, which costs seconds per fit on a
-    shared, loaded machine. (The library itself leaves torch's thread count alone.)"""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _one_torch_thread(one_torch_thread):
+    """The module's spaces (fixtures included) are tiny: one thread. (The library leaves torch's thread count
+    alone.)"""
 
 
 class Planted:

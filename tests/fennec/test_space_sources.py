@@ -6,7 +6,6 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from fennec._space_sources import source_bonus, source_key, source_keys
 from fennec.errors import InputError
@@ -14,13 +13,7 @@ from fennec.space import TransferSpace
 
 FAST = dict(n_factors=4, hidden=0, min_steps=200, batch_size=1024, list_size=16, random_state=0)
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_keys_ignore_case_and_punctuation():
