@@ -24,7 +24,7 @@ from .side_features import TaskFeaturizer, model_side_features
 from .space import TransferSpace
 from .workspace import Workspace, WorkspaceError
 
-__all__ = ["Recommender", "Recommendation"]
+__all__ = ["Recommender", "Recommendation", "NextPicks"]
 
 _TRAINED_RECORDS = "records.csv"
 TASK_FEATURES = "task_features.npz"
@@ -40,8 +40,8 @@ class Recommendation:
     task : str
         The task's name.
     ranking : list of dict
-        ``{"model", "score", "confidence"}`` best first (``score`` in the space's per-task z units, blended with the
-        fallback metric where one ran; ``confidence`` in [0, 1]).
+        ``{"model", "score", "confidence"}`` best first (``score`` in the space's normalised units, blended with
+        the fallback metric where one ran; ``confidence`` in [0, 1]).
     fallback : dict or None
         ``{"metric", "models", "reason"}`` when a cold-start metric was computed and blended in.
     space_version : str
@@ -60,6 +60,38 @@ class Recommendation:
     def to_json(self) -> dict[str, Any]:
         return {"task": self.task, "ranking": self.ranking, "fallback": self.fallback,
                 "space_version": self.space_version, "explanation": self.explanation}
+
+
+@dataclass
+class NextPicks:
+    """Which models to fine-tune next on a task, given the results tried so far (:meth:`Recommender.next`).
+
+    Attributes
+    ----------
+    task : str
+        The task's name.
+    picks : list of dict
+        ``{"model", "value", "score", "confidence", "trained_on_task_data"}``, the best bet first: ``value`` is what
+        :meth:`fennec.space.TransferSpace.next_scores` ranks by (the score with its optimism and hedging),
+        ``score`` and ``confidence`` are the space's plain score and confidence given the tried results, and
+        ``trained_on_task_data`` says whether the model's card names the task's own dataset.
+    tried : dict
+        The results that were used (model -> value).
+    ignored : list of str
+        Tried models the space does not know (their results could not be used).
+    space_version : str
+        The workspace version that answered.
+    """
+
+    task: str
+    picks: list[dict[str, Any]]
+    tried: dict[str, float]
+    ignored: list[str]
+    space_version: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"task": self.task, "picks": self.picks, "tried": self.tried, "ignored": self.ignored,
+                "space_version": self.space_version}
 
 
 class Recommender:
@@ -142,6 +174,14 @@ class Recommender:
         return TaskFeaturizer.from_dict(json.loads(path.read_text()))
 
     # ------------------------------------------------------------------ querying
+    def _open_query(self, task: Any, k: int, version: str | None, method: str
+                    ) -> tuple[TaskCard, TransferSpace, str]:
+        """The task's card and the space of ``version`` for a query of ``k`` models by ``method``."""
+        if k < 1:
+            raise InputError(f"k of {method} must be >= 1. Got {k} instead.")
+        space, version = self._load(version)
+        return (task.to_card() if hasattr(task, "to_card") else task), space, version
+
     def _load(self, version: str | None = None) -> tuple[TransferSpace, str]:
         version = version or self.workspace.current_version()
         if version is None:
@@ -168,10 +208,7 @@ class Recommender:
         version : str, optional
             A workspace version (default: the current one).
         """
-        if k < 1:
-            raise InputError(f"k of recommend must be >= 1. Got {k} instead.")
-        card = task.to_card() if hasattr(task, "to_card") else task
-        space, version = self._load(version)
+        card, space, version = self._open_query(task, k, version, "recommend")
         features = self._featurizer(version).transform(task)
         ids, scores, confidence = space.score(task_features=features)
         order = np.argsort(-scores, kind="stable")
@@ -184,6 +221,52 @@ class Recommender:
         explanation = (self._explain(space, features, [r["model"] for r in ranking], version)
                        if explain else {})
         return Recommendation(card.name, ranking, used, version, explanation, features)
+
+    def next(self, task: Any, tried: Mapping[str, float] | None = None, k: int = 3,
+             candidates: list[str] | None = None, dataset: str | None = None, version: str | None = None
+             ) -> NextPicks:
+        """Which models to fine-tune next on ``task`` given the results ``tried`` so far (model -> value).
+
+        The space folds the tried results into the task, then ranks the untried models by
+        :meth:`fennec.space.TransferSpace.next_scores`: optimistic where the task is uncertain, hedged against
+        models that move with the tried ones, and betting early on models trained on the task's own dataset.
+
+        Parameters
+        ----------
+        task : Task or TaskCard
+            The task (its images feed the image proxy when the space was trained with one).
+        tried : mapping of str to float, optional
+            Fine-tuning results already known for the task; models the space does not know are reported in
+            ``ignored``.
+        k : int, default=3
+            How many picks, the best bet first.
+        candidates : list of str, optional
+            Choose among these models only (e.g. those that fit the user's hardware).
+        dataset : str, optional
+            The dataset the task draws from, as model cards' ``pretrain_data`` would name it (default: the card's
+            :attr:`~fennec.cards.TaskCard.dataset`, i.e. the task's name).
+        version : str, optional
+            A workspace version (default: the current one).
+        """
+        card, space, version = self._open_query(task, k, version, "next")
+        known = set(space.model_ids_)
+        used = {str(m): float(v) for m, v in (tried or {}).items() if m in known}
+        ignored = sorted(str(m) for m in (tried or {}) if m not in known)
+        if candidates is not None:
+            unknown = sorted(set(candidates) - known)
+            if unknown:
+                raise InputError(f"candidates of next name models the space does not know: {', '.join(unknown[:5])}.",
+                                 hint="fennec models add NAME -w WORKSPACE, then fennec train")
+        features = self._featurizer(version).transform(task)
+        dataset = dataset or card.dataset
+        ids, values = space.next_scores(features, used, candidates, dataset)
+        _, scores, confidence = space.score(features, used)
+        order = [i for i in np.argsort(-values, kind="stable") if np.isfinite(values[i])][:k]
+        matched = set(space.models_trained_on(dataset))
+        picks = [{"model": str(ids[i]), "value": float(values[i]), "score": float(scores[i]),
+                  "confidence": float(confidence[i]), "trained_on_task_data": str(ids[i]) in matched}
+                 for i in order]
+        return NextPicks(card.name, picks, used, ignored, version)
 
     def _fallback(self, task: Any, ids: np.ndarray, scores: np.ndarray, confidence: np.ndarray, k: int,
                   fallback: str | None) -> dict[str, Any] | None:

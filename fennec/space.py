@@ -491,6 +491,13 @@ class TransferSpace(BaseEstimator):
         ids, values = self.next_scores(task_features, tried, candidates, task_source)
         return str(ids[int(np.argmax(values))])
 
+    def models_trained_on(self, dataset: str) -> list[str]:
+        """The models whose ``model_sources`` name ``dataset`` (case and punctuation ignored): those :meth:`next`
+        bets on for a task drawn from it."""
+        self._check_fitted()
+        key = source_key(dataset)
+        return [m for m, source in zip(self.model_ids_, self._model_source) if key and source == key]
+
     def similar_tasks(self, task_features: np.ndarray, k: int = 3) -> list[tuple[str, float]]:
         """The ``k`` training tasks nearest to a task by its side features, with a similarity in (0, 1].
 

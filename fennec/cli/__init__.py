@@ -25,6 +25,7 @@ _GROUPS: dict[str, str] = {
     "train": "train",
     "models": "models",
     "recommend": "recommend",
+    "next": "next",
     "embed": "embed",
     "score": "score",
 }
@@ -55,6 +56,7 @@ def cli() -> None:
       fennec history add results.csv -w ws         # record fine-tuning results (model,task,value)
       fennec train --incremental -w ws             # (re)fit the transfer space
       fennec recommend ./my_task -w ws --explain   # rank the zoo for a folder of images
+      fennec next ./my_task -w ws --tried res.csv  # which model to fine-tune next, given what was tried
       fennec models add timm:resnet50 -w ws        # a new model enters by its architecture
       fennec score ./my_task --metric sfda         # cold-start metric on models with local weights
       fennec embed ./my_task --proxy labels        # a task's proxy vector

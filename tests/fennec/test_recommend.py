@@ -6,7 +6,9 @@ import pytest
 from scipy import stats
 
 from benchmark.loaders import load
+from fennec.cards import TaskCard
 from fennec.cli import main
+from fennec.errors import InputError
 from fennec.normalize import normalize
 from fennec.recommend import Recommender
 from fennec.space import TransferSpace
@@ -29,6 +31,18 @@ def sfda_without_pets(tmp_path_factory, data_dir):
     ws.add_cards(bench.model_cards)
     assert main(["train", "-w", str(ws_path)]) == 0
     return ws_path, root / "pets.csv", bench
+
+
+def _noise_task(path):
+    """A task folder of two classes of three random 32x32 images (the space places it by its names and size)."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for label in ("cat", "dog"):
+        (path / label).mkdir(parents=True)
+        for i in range(3):
+            Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(path / label / f"{i}.png")
+    return path
 
 
 def _agreement(ranking, truth):
@@ -71,14 +85,7 @@ def test_previous_version_stays_loadable(sfda_without_pets):
 
 def test_recommend_cli_json_and_errors(sfda_without_pets, tmp_path, capsys):
     ws_path, _, _ = sfda_without_pets
-    task = tmp_path / "task"
-    rng = np.random.default_rng(0)
-    from PIL import Image
-
-    for label in ("cat", "dog"):
-        (task / label).mkdir(parents=True)
-        for i in range(3):
-            Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(task / label / f"{i}.png")
+    task = _noise_task(tmp_path / "task")
     capsys.readouterr()
     assert main(["recommend", str(task), "-w", str(ws_path), "--top", "3", "--json", "--fallback", "none"]) == 0
     result = json.loads(capsys.readouterr().out)
@@ -128,3 +135,44 @@ def test_fallback_blend_moves_uncertain_models_towards_the_metric_and_ignores_a_
     sure = _blend(ids, scores, np.ones(4), {"a": 0.1, "b": 0.5, "c": 0.9})
     np.testing.assert_allclose(sure, scores, atol=1e-12)  # full confidence: the metric does not move them
     np.testing.assert_array_equal(_blend(ids, scores, unsure, {"a": 1.0, "b": 1.0, "c": 1.0}), scores)
+
+
+def test_next_skips_tried_models_reports_unknown_ones_and_keeps_to_candidates(sfda_without_pets):
+    ws_path, _, bench = sfda_without_pets
+    recommender = Recommender(Workspace.open(ws_path))
+    card = bench.task_cards["dtd"]
+    picks = recommender.next(card, {"resnet50": 70.0, "resnet152": 72.0, "not-a-model": 1.0}, k=4)
+    models = [p["model"] for p in picks.picks]
+    assert len(models) == 4 and not {"resnet50", "resnet152"} & set(models)
+    assert picks.tried == {"resnet50": 70.0, "resnet152": 72.0} and picks.ignored == ["not-a-model"]
+    assert np.all(np.diff([p["value"] for p in picks.picks]) <= 0)
+    assert not any(p["trained_on_task_data"] for p in picks.picks)  # no SFDA model was trained on DTD
+    limited = recommender.next(card, {"resnet50": 70.0}, k=5, candidates=["resnet50", "googlenet", "resnet34"])
+    assert {p["model"] for p in limited.picks} == {"googlenet", "resnet34"}
+    with pytest.raises(InputError, match="does not know: nope"):
+        recommender.next(card, candidates=["nope"])
+    imagenet_like = TaskCard("imagenet-subset", extra={"dataset": "ImageNet"})  # every SFDA model's source
+    assert all(p["trained_on_task_data"] for p in recommender.next(imagenet_like).picks)
+    assert all(p["trained_on_task_data"] for p in recommender.next(card, dataset="imagenet").picks)
+
+
+def test_next_cli_reads_the_tried_results_and_refuses_a_file_of_several_tasks(sfda_without_pets, tmp_path, capsys):
+    ws_path, _, _ = sfda_without_pets
+    task = _noise_task(tmp_path / "task")
+    tried = tmp_path / "tried.csv"
+    tried.write_text("model,task,value\nresnet50,task,70.1\nresnet50,task,71.0\ngooglenet,task,65.0\n")
+    capsys.readouterr()
+    assert main(["next", str(task), "-w", str(ws_path), "--tried", str(tried), "--top", "2", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["tried"] == {"resnet50": 71.0, "googlenet": 65.0} and len(result["picks"]) == 2
+    assert not {"resnet50", "googlenet"} & {p["model"] for p in result["picks"]}
+    assert main(["next", str(task), "-w", str(ws_path)]) == 0
+    assert "pick" in capsys.readouterr().out
+    two = tmp_path / "two.csv"
+    two.write_text("model,task,value\nresnet50,a,70.1\ngooglenet,b,65.0\n")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("model,task,value\nresnet50,task,high\n")
+    for path, expected in [(two, "2 tasks"), (bad, "line 2")]:
+        assert main(["next", str(task), "-w", str(ws_path), "--tried", str(path)]) == 1
+        err = capsys.readouterr().err
+        assert expected in err and "Traceback" not in err
