@@ -396,7 +396,7 @@ class TransferSpace(BaseEstimator):
                              f"Got {len(sources)}.")
         start = len(self.model_ids_)
         self._grow_rows(pd.Series(ids), "model", feats, require_new=True)
-        self._model_source = np.concatenate([self._model_source, source_keys(ids, dict(zip(ids, sources)))])
+        self._model_source = _with_sources(self._model_source, self.model_ids_, dict(zip(ids, sources)))
         self.net_.grow(len(ids), 0, 0.0, self._gen)  # zero free parts: the model is its side features
         self._extend_model_kernel()
         rows = np.arange(start, len(self.model_ids_))
@@ -495,8 +495,7 @@ class TransferSpace(BaseEstimator):
         """The models whose ``model_sources`` name ``dataset`` (case and punctuation ignored): those :meth:`next`
         bets on for a task drawn from it."""
         self._check_fitted()
-        key = source_key(dataset)
-        return [m for m, source in zip(self.model_ids_, self._model_source) if key and source == key]
+        return [self.model_ids_[i] for i in np.flatnonzero(self._trained_on(dataset))]
 
     def similar_tasks(self, task_features: np.ndarray, k: int = 3) -> list[tuple[str, float]]:
         """The ``k`` training tasks nearest to a task by its side features, with a similarity in (0, 1].
@@ -573,8 +572,7 @@ class TransferSpace(BaseEstimator):
                              f"Got shape {np.shape(task_features)} instead.")
         ids, scores, confidence = self.score(task_features, tried)
         optimistic = scores + self.explore * self._model_spread * (1.0 - confidence)
-        if source_key(task_source):
-            optimistic = optimistic + self.source_bonus_ * (self._model_source == source_key(task_source))
+        optimistic = optimistic + self.source_bonus_ * self._trained_on(task_source)
         tried_rows = [self._model_pos[m] for m in tried]
         if tried_rows and self.diversity:
             optimistic -= self.diversity * self._correlation(tried_rows).max(1)
@@ -591,6 +589,11 @@ class TransferSpace(BaseEstimator):
                                  hint="pass models that are not in `tried`")
             optimistic = masked
         return ids, optimistic
+
+    def _trained_on(self, dataset: str | None) -> np.ndarray:
+        """Boolean mask over the models: trained on ``dataset`` (none for an unnamed dataset)."""
+        key = source_key(dataset)
+        return (self._model_source == key) if key else np.zeros(len(self.model_ids_), bool)
 
     def _one_task(self, task_features: np.ndarray, method: str) -> np.ndarray:
         """Standardised side features (1, q) of a task given to ``method``, for a space fitted with them."""

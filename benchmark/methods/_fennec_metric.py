@@ -22,8 +22,8 @@ import pandas as pd
 from scipy import stats
 
 from fennec.cards import ModelCard, TaskCard
-from fennec.normalize import normalize
 
+from ._baselines import normalize_records
 from ._fennec import FennecMethod
 
 __all__ = ["FennecMetricMethod", "METRICS"]
@@ -37,14 +37,6 @@ WEIGHTS = tuple(np.round(np.linspace(0.0, 1.0, 11), 2))
 def _zscore(values: np.ndarray) -> np.ndarray:
     spread = values.std()
     return (values - values.mean()) / spread if spread > 0 else np.zeros_like(values)
-
-
-def _normalized(column: pd.Series, normalization: str) -> pd.Series:
-    """One task's column of values normalised over the models that have one (NaN elsewhere)."""
-    out = column.copy()
-    has = column.notna()
-    out[has] = normalize(column[has].to_numpy(np.float64), normalization)
-    return out
 
 
 def _blend(space: Mapping[str, float], metric: Mapping[str, float], weight: float) -> dict[str, float]:
@@ -67,8 +59,9 @@ def choose_weight(records: pd.DataFrame, metric_scores: Mapping[str, Mapping[str
     by task); the prior averages the other tasks' values, normalised per task as the space does it
     (``normalization``, see :mod:`fennec.normalize`), with them (default: equal weights, i.e. popularity).
     """
-    table = records.groupby(["model", "task"])["value"].max().unstack()
-    z = table.apply(lambda column: _normalized(column, normalization))
+    best = records.groupby(["model", "task"], as_index=False)["value"].max()
+    table = best.pivot(index="model", columns="task", values="value")
+    z = best.assign(value=normalize_records(best, normalization)).pivot(index="model", columns="task", values="value")
     totals, counted = np.zeros(len(WEIGHTS)), 0
     for task in table.columns:
         scores = metric_scores.get(task, {})
