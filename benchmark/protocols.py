@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 from fennec.errors import InputError, UnknownNameError
 
 from ._types import Benchmark, Method
-from .measures import MEASURES, evaluate_task
+from .measures import evaluate_task
 
 __all__ = ["PROTOCOLS", "BUDGETS", "cold_task", "few_shot", "cold_model", "budget", "run", "mean_over_tasks"]
 

@@ -108,7 +108,7 @@ def main() -> None:
     print(f"index: {index.factory} over {index.ntotal:,} models, built in {time.perf_counter() - start:.1f} s")
     rng = np.random.default_rng(args.seed + 1)
     queries = raw_t[rng.integers(0, n_tasks, 300)] + 0.5 * rng.normal(size=(300, raw_t.shape[1]))
-    vectors = np.stack([space._query(q, None, "bench")[0][0] for q in queries]).astype(np.float32)
+    vectors = space.task_vector(queries).astype(np.float32)
     search_ms = latency_ms(lambda v: index.search(v, 10), vectors)
     recommend_ms = latency_ms(lambda q: space.recommend(task_features=q, k=10), queries)
     exact = np.argsort(-(vectors @ space.model_factors_.T + space.model_bias_), axis=1)[:, :10]

@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 
 from benchmark.loaders import load
 from benchmark.methods import create_method
-from fennec._space_kernel import PRIORS, WIDTHS, KernelSetting, TaskKernel, block_distances, median_spacing, views_of
+from fennec.space import PRIORS, WIDTHS, KernelSetting, TaskKernel, block_distances, median_spacing, views_of
 
 
 def _view_name(view: tuple, names: list[str], sizes: list[int]) -> str:

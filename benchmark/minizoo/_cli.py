@@ -90,7 +90,7 @@ def generate_command(max_minutes: float | None, models: tuple[str, ...], tasks: 
       python -m benchmark.minizoo generate --max-minutes 9
       python -m benchmark.minizoo generate --model densenet.src_photos --task hw_digits --out /tmp/mz
     """
-    from ._generate import STAGES, Generator
+    from ._generate import STAGES
 
     generator = _generator(models, tasks, out, cache)
     result = generator.run(max_minutes, stages or STAGES)

@@ -11,7 +11,7 @@ from scipy import stats
 from sklearn.base import clone
 
 from fennec.errors import HistoryFormatError, InputError, NotFittedError, UnknownNameError
-from fennec._space_kernel import KernelSetting
+from fennec.space import KernelSetting
 from fennec.space import TransferSpace
 
 FAST = dict(n_factors=4, hidden=16, min_steps=250, batch_size=1024, list_size=16)
@@ -201,7 +201,7 @@ def test_update_replaces_known_pairs(planted):
     space = TransferSpace(**FAST, random_state=0).fit(records)
     changed = records.iloc[:3].assign(value=lambda f: f["value"] + 10.0)
     space.update(changed)
-    assert len(space._rec_value) == len(records)
+    assert len(space._records.value) == len(records)
 
 
 def test_next_folds_in_and_never_repeats(planted, held_task_space):
@@ -237,7 +237,7 @@ def test_next_hedges_away_from_near_copies_of_a_tried_model(planted, held_task_s
     feats = planted.task_features["t00"]
     first = space.next(feats, {})
     tried = {first: 0.5}
-    corr = dict(zip(space.model_ids_, space._correlation([space._model_pos[first]])[:, 0]))
+    corr = dict(zip(space.model_ids_, space._geometry.correlation([space._model_pos[first]])[:, 0]))
     space.diversity = 0.0
     greedy = space.next(feats, tried)
     space.diversity = 10.0
@@ -388,11 +388,11 @@ def test_history_object_is_read_with_best_aggregate(planted):
     history.add(records)
     history.add(records.iloc[:1].assign(value=records["value"].iloc[0] + 5.0))  # a second, better run of one pair
     space = TransferSpace(**FAST, random_state=0).fit(history)
-    assert len(space.model_ids_) == 80 and len(space._rec_value) == len(records)
+    assert len(space.model_ids_) == 80 and len(space._records.value) == len(records)
     first = records.iloc[0]
-    pair = (np.asarray(space.model_ids_)[space._rec_model] == first["model"]) & (
-        np.asarray(space.task_ids_)[space._rec_task] == first["task"])
-    assert space._rec_value[pair] == pytest.approx([first["value"] + 5.0])
+    pair = (np.asarray(space.model_ids_)[space._records.model] == first["model"]) & (
+        np.asarray(space.task_ids_)[space._records.task] == first["task"])
+    assert space._records.value[pair] == pytest.approx([first["value"] + 5.0])
 
 
 def test_not_fitted():

@@ -1,10 +1,12 @@
-"""Tests of the cold-task kernel of the transfer space (fennec._space_kernel): bagged settings and their mixture."""
+"""Tests of the cold-task kernel of the transfer space (fennec.space._kernel, ._calibration): bagged settings
+and their mixture."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from fennec._space_kernel import BAGS, KernelSetting, TaskKernel, _bagged_shares
+from fennec.space import KernelSetting, TaskKernel
+from fennec.space._calibration import BAGS, _bagged_shares
 
 
 def test_a_setting_that_wins_on_every_task_takes_every_bag():

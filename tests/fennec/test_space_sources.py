@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fennec._space_sources import source_bonus, source_key, source_keys
+from fennec.space._sources import source_bonus, source_key, source_keys
 from fennec.errors import InputError
 from fennec.space import TransferSpace
 

@@ -1,149 +1,63 @@
-"""Cold-start task vectors of :class:`fennec.space.TransferSpace`: kernel regression over the training tasks.
+"""Calibration of the cold-task kernel: which settings of :mod:`fennec.space._kernel`'s grid, if any, place a
+cold task better than the prior, judged on the training tasks themselves.
 
-A task known only by its side features ``psi`` gets
-
-.. math::
-
-    v(\\psi) = \\bar v + \\frac{\\sum_j k_j (v_j - \\bar v)}{\\sum_j k_j + \\kappa}, \\qquad
-    k_j = 2^{-(\\lVert \\psi - \\psi_j \\rVert / h)^2}
-
-over the training tasks ``j`` (``v_bar``: their mean vector, i.e. the popularity prior). ``kappa`` is the weight of
-the prior: a task far from every training task gets ``v_bar``, one close to a few of them leans towards their
-vectors. The side features may come in blocks (label-name embedding, description embedding, size, a vision proxy's
-distances...): the distance is then the root mean square of the per-block distances (each per square root of its
-dimension), over one block or over all of them (a *view*), so that a 13-column block is not drowned by a
-768-column one. The view, the width ``h`` and the prior weight ``kappa`` are scored by leave-one-task-out on the
-training tasks themselves (each training task predicted from the others, ranked against its own records). With 12 to
-20 training tasks the single best setting is mostly luck, so the kernel averages the settings that win on bootstrap
-resamples of the tasks (bagging); when that procedure does not beat the prior by a margin, the side features are
+Every setting (view, width, prior weight) is scored by leave-one-task-out: each training task is predicted from
+the others and ranked against its own records (mean weighted tau over the held-out tasks). With 12 to 20 training
+tasks the single best setting is mostly luck, so the kernel averages the settings that win on :data:`BAGS`
+bootstrap resamples of the tasks (bagging, Breiman 1996); when that whole procedure, rerun without each held-out
+task and scored on it, does not beat the prior by :data:`MARGIN` and by one standard error, the side features are
 not used at all.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import stats
+from scipy import sparse, stats
 
-from fennec.errors import InputError
+from fennec.space._bias import shrunk_mean
+from fennec.space._features import FeatureTable
+from fennec.space._kernel import (PRIORS, Blocks, KernelSetting, TaskKernel, block_distances, candidate_widths,
+                                  views_of)
+from fennec.space._records import Records
 
-__all__ = ["KernelSetting", "TaskKernel", "calibrate_task_kernel", "block_distances", "median_spacing",
-           "scaled_distances", "views_of"]
+__all__ = ["calibrate", "calibrate_task_kernel", "MARGIN", "BAGS"]
 
-#: Candidate widths, in multiples of the median nearest-neighbour spacing of the training tasks.
-WIDTHS = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0)
-#: Candidate prior weights (pseudo-count of the mean task).
-PRIORS = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
 #: Mean weighted tau by which the calibrated kernel must beat the prior alone to be used.
 MARGIN = 0.03
 #: Bootstrap resamples of the held-out tasks whose winning settings make up the kernel.
 BAGS = 100
 
 
-def scaled_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Euclidean distances between the rows of ``a`` and ``b``, per square root of the dimension."""
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    sq = (a ** 2).sum(1)[:, None] + (b ** 2).sum(1)[None] - 2 * a @ b.T
-    return np.sqrt(np.maximum(sq, 0.0) / max(a.shape[1], 1))
+def calibrate(records: Records, z: np.ndarray, model_prior: np.ndarray, shrink: float, tasks: FeatureTable,
+              task_factors: np.ndarray, model_factors: np.ndarray, blocks: tuple[int, ...] | None,
+              max_tasks: int) -> TaskKernel:
+    """The calibrated kernel of a space fitted on ``records`` (normalised values ``z``), with model biases shrunk
+    by ``shrink`` towards ``model_prior``, task side features ``tasks`` in ``blocks``, and its factors."""
+    rows = np.flatnonzero(tasks.has)
+    n_models, n_tasks = len(model_factors), len(task_factors)
+    count, total = records.per_model(n_models, z)
+    order = np.argsort(records.task, kind="stable")
+    starts = np.searchsorted(records.task[order], np.arange(n_tasks + 1))
 
+    def column(task: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        at = order[starts[task]:starts[task + 1]]
+        models, values = records.model[at], z[at]
+        bias = shrunk_mean(total[models] - values, count[models] - 1, model_prior[models], shrink)  # without it
+        return models, values, bias
 
-Blocks = tuple[tuple[int, int], ...]
+    shape = (n_tasks, n_models)
+    values = sparse.csr_matrix((z.astype(np.float64), (records.task, records.model)), shape=shape)
+    present = sparse.csr_matrix((np.ones(len(z)), (records.task, records.model)), shape=shape)
 
+    def observed(task_rows: np.ndarray, models: np.ndarray) -> np.ndarray:
+        found = present[task_rows][:, models].toarray() > 0
+        return np.where(found, values[task_rows][:, models].toarray(), np.nan)
 
-def block_distances(a: np.ndarray, b: np.ndarray, blocks: Blocks = ()) -> np.ndarray:
-    """Root mean square over ``blocks`` (column ranges; all columns when empty) of :func:`scaled_distances`."""
-    if not blocks:
-        return scaled_distances(a, b)
-    squares = [scaled_distances(a[:, lo:hi], b[:, lo:hi]) ** 2 for lo, hi in blocks]
-    return np.sqrt(np.mean(squares, axis=0))
-
-
-def views_of(sizes: tuple[int, ...] | None, dim: int) -> list[Blocks]:
-    """Candidate views for blocks of the given ``sizes`` (summing to ``dim``): all columns as one block, each block
-    alone, all blocks with equal weight; only the first when there are no blocks."""
-    if not sizes or len(sizes) < 2:
-        return [()]
-    if sum(sizes) != dim:
-        raise InputError(f"`task_blocks` of TransferSpace must sum to the number of task feature columns ({dim}). "
-                         f"Got {list(sizes)} (sum {sum(sizes)}) instead.")
-    ends = np.cumsum(sizes)
-    blocks = tuple((int(e - n), int(e)) for n, e in zip(sizes, ends))
-    return [()] + [(block,) for block in blocks] + [blocks]
-
-
-@dataclass(frozen=True)
-class KernelSetting:
-    """One calibrated kernel: view (column blocks), width ``h``, prior weight ``kappa`` and its share of the
-    bagged kernel."""
-
-    blocks: Blocks
-    width: float
-    prior: float
-    share: float = 1.0
-
-    def to_dict(self) -> dict:
-        return {"blocks": [list(b) for b in self.blocks], "width": self.width, "prior": self.prior,
-                "share": self.share}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "KernelSetting":
-        return cls(tuple(tuple(b) for b in data["blocks"]), float(data["width"]), float(data["prior"]),
-                   float(data["share"]))
-
-
-@dataclass
-class TaskKernel:
-    """The calibrated kernel: training task features and rows, and the settings it averages (none: the side
-    features are not used)."""
-
-    points: np.ndarray
-    rows: np.ndarray
-    settings: tuple[KernelSetting, ...] = ()
-
-    @property
-    def used(self) -> bool:
-        """Whether the side features move a cold task away from the prior."""
-        return bool(self.settings) and self.points.shape[0] > 0
-
-    def similarity(self, queries: np.ndarray) -> np.ndarray:
-        """Kernel values (n, n_points) in [0, 1] of standardised side features to the training tasks: the shares'
-        mean of ``2^{-(d / h)^2}`` over the settings."""
-        out = np.zeros((queries.shape[0], self.points.shape[0]))
-        for setting, kernel in self._kernels(queries):
-            out += setting.share * kernel
-        return out
-
-    def weights(self, queries: np.ndarray, n_tasks: int) -> tuple[np.ndarray, np.ndarray]:
-        """Weights (n, n_tasks) over the training tasks, summing to 1, for standardised side features (n, q), and
-        the weight of the data against the prior (``sum k / (sum k + kappa)``, in [0, 1]: 0 when the features say
-        nothing).
-
-        Under one setting task ``j`` weighs ``(k_j + kappa / n_tasks) / (sum k + kappa)``, so the weighted mean of
-        the training task vectors is the kernel regression of the module docstring; the bagged kernel takes the
-        shares' mean of its settings' weights. Without a usable kernel the weights are uniform (their mean vector
-        is the prior ``v_bar``).
-        """
-        n = queries.shape[0]
-        weights, data = np.zeros((n, n_tasks)), np.zeros(n)
-        if not self.used:
-            return weights + 1.0 / n_tasks, data
-        for s, kernel in self._kernels(queries):
-            total = kernel.sum(1)
-            part = np.full((n, n_tasks), s.prior / n_tasks)
-            part[:, self.rows] += kernel
-            weights += s.share * part / (total + s.prior)[:, None]
-            data += s.share * total / (total + s.prior)
-        return weights, data
-
-    def _kernels(self, queries: np.ndarray) -> Iterator[tuple[KernelSetting, np.ndarray]]:
-        """Each setting with its kernel values (n, n_points) ``2^{-(d / h)^2}``; the distances of a view are
-        computed once for the settings that share it."""
-        distances: dict[Blocks, np.ndarray] = {}
-        for s in self.settings:
-            if s.blocks not in distances:
-                distances[s.blocks] = block_distances(queries, self.points, s.blocks)
-            yield s, np.exp2(-(distances[s.blocks] / s.width) ** 2)
+    return calibrate_task_kernel(tasks.matrix[rows], rows, task_factors.astype(np.float64),
+                                 model_factors.astype(np.float64), column, observed,
+                                 views_of(blocks and tuple(blocks), tasks.dim), max_tasks, np.random.default_rng(0))
 
 
 def _weighted_tau(predicted: np.ndarray, truth: np.ndarray) -> float:
@@ -254,7 +168,7 @@ def calibrate_task_kernel(points: np.ndarray, rows: np.ndarray, vectors: np.ndar
     for view in views:  # all pairwise distances once per view: the width grid and the held-out rows need them
         full = block_distances(points, points, view)
         dists[view] = full[chosen]
-        settings += [(view, width) for width in _widths(full)]
+        settings += [(view, width) for width in candidate_widths(full)]
     held_out = _HeldOut(rows, chosen, dists, vectors, model_factors, column, observed)
     gains = np.zeros((len(chosen), len(settings) * len(PRIORS)))
     baseline = np.zeros(len(chosen))  # the prior: the model biases alone
@@ -275,19 +189,3 @@ def calibrate_task_kernel(points: np.ndarray, rows: np.ndarray, vectors: np.ndar
     return TaskKernel(points, rows, tuple(
         KernelSetting(settings[s][0], float(settings[s][1]), float(PRIORS[p]), float(shares[flat]))
         for flat in np.flatnonzero(shares) for s, p in [divmod(int(flat), len(PRIORS))]))
-
-
-def median_spacing(distances: np.ndarray) -> float:
-    """The median distance from each point to its nearest other point (``distances``: their pairwise distances);
-    1.0 when there are fewer than two points or they coincide."""
-    if len(distances) < 2:
-        return 1.0
-    nearest = np.where(np.eye(len(distances), dtype=bool), np.inf, distances).min(1)
-    spacing = float(np.median(nearest))
-    return spacing if spacing > 1e-6 else 1.0
-
-
-def _widths(distances: np.ndarray) -> np.ndarray:
-    """Candidate widths of a view: :data:`WIDTHS` times the median nearest-neighbour spacing of the training tasks
-    (``distances``: their pairwise distances in that view)."""
-    return np.asarray(WIDTHS) * median_spacing(distances)

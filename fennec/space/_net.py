@@ -23,7 +23,7 @@ class SpaceNet(nn.Module):
     features (a model without them uses a learned default vector). ``keep`` masks switch the free parts off
     (free-embedding dropout in training, so that ``A`` alone places a model well); ``frozen`` masks stop gradients
     into the free rows that must not move (used by the warm-start update). Tasks enter from side features by
-    kernel regression over the trained ``e_t`` instead (see ``fennec._space_kernel``).
+    kernel regression over the trained ``e_t`` instead (see ``fennec.space._kernel``).
     """
 
     def __init__(self, n_models: int, n_tasks: int, n_factors: int, model_dim: int, hidden: int,

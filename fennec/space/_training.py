@@ -1,4 +1,4 @@
-"""The training loop of :class:`fennec.space.TransferSpace`: Adam over listwise mini-batches of records."""
+"""Training of the space's network: Adam over listwise mini-batches of records, for a fit or a warm-start update."""
 from __future__ import annotations
 
 import math
@@ -9,11 +9,10 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from fennec._space_data import epoch_lists
-from fennec._space_net import SpaceNet, space_loss
 from fennec.errors import ModelFitError
+from fennec.space._net import SpaceNet, space_loss
 
-__all__ = ["TrainData", "train"]
+__all__ = ["TrainData", "train", "epoch_lists"]
 
 
 @dataclass
@@ -112,3 +111,25 @@ def _batch_loss(net: SpaceNet, models: torch.Tensor, tasks: torch.Tensor, target
         free_t = (F.embedding(tasks, net.task_free, sparse=True) ** 2).sum(1)
         loss = loss + params["l2"] * ((free_m * maskf).sum() / maskf.sum() + free_t.mean())
     return loss
+
+
+def epoch_lists(task_idx: np.ndarray, rng: np.random.Generator, list_size: int) -> np.ndarray:
+    """One epoch of listwise batches: each task's records, shuffled, dealt round-robin into lists of at most
+    ``list_size`` records (so a task's lists have near-equal lengths), then the lists shuffled.
+
+    Returns an int64 array of shape (n_lists, list_size) of record positions, padded with -1.
+    """
+    n = task_idx.shape[0]
+    order = np.argsort(task_idx + rng.random(n))  # by task, in random order within each task
+    sorted_tasks = task_idx[order]
+    starts = np.flatnonzero(np.r_[True, sorted_tasks[1:] != sorted_tasks[:-1]])
+    counts = np.diff(np.r_[starts, n])
+    run = np.repeat(np.arange(starts.size), counts)
+    pos = np.arange(n) - starts[run]
+    lists_per_task = -(-counts // list_size)
+    offset = np.r_[0, np.cumsum(lists_per_task)[:-1]]
+    list_id = offset[run] + pos % lists_per_task[run]
+    slot = pos // lists_per_task[run]
+    grid = np.full((int(lists_per_task.sum()), list_size), -1, np.int64)
+    grid[list_id, slot] = order
+    return grid[rng.permutation(grid.shape[0])]
