@@ -11,8 +11,8 @@ import sys
 import click
 import numpy as np
 
+from archi2vec._cli_runner import run_click
 from archi2vec._config import debug
-from archi2vec._errors import Archi2VecError
 
 __all__ = ["cli", "main"]
 
@@ -44,7 +44,7 @@ def graph(names: tuple[str, ...], as_json: bool, strict: bool) -> None:
       python -m archi2vec graph timm:resnet50 torchvision:mobilenet_v3_small
       python -m archi2vec graph microsoft/swin-tiny-patch4-window7-224 --json
     """
-    from archi2vec._cache import cached_graph
+    from archi2vec import cached_graph
 
     rows = []
     for name in names:
@@ -149,23 +149,7 @@ def evaluate(corpus: str | None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
-    try:
-        cli.main(args=argv, prog_name="python -m archi2vec", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
-        return 130
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except Archi2VecError as exc:
-        if debug():
-            raise
-        message, _, hint = str(exc).partition("\n  hint: ")
-        click.echo(f"error: {message}", err=True)
-        if hint:
-            click.echo(f"hint: {hint}", err=True)
-        return 1
-    return 0
+    return run_click(cli, argv, "python -m archi2vec", debug=debug, debug_variable="ARCHI2VEC_DEBUG")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,8 +1,10 @@
-"""Typed errors of archi2vec.
+"""Typed errors of archi2vec, and :class:`HintedError`, the base of every error the project raises on purpose.
 
-archi2vec is the lowest layer of the project and imports nothing from ``fennec``; its errors follow the same shape
-(a message saying what is wrong, plus a ``hint`` saying how to fix it) and subclass the built-in type a caller would
-expect, so ``except ValueError`` still works.
+An error raised on purpose says what is wrong (the message) and how to fix it (``hint``), and subclasses the
+built-in type a caller would expect, so ``except ValueError`` still works. archi2vec is the lowest layer of the
+project and imports nothing from ``fennec``, so the shared base lives here: ``fennec.errors.FennecError`` and
+:class:`Archi2VecError` both derive from it, and one command-line wrapper (:func:`archi2vec.run_click`) prints either
+as one line plus the hint.
 """
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import difflib
 from collections.abc import Iterable
 
 __all__ = [
+    "HintedError",
     "Archi2VecError",
     "UnknownArchitectureError",
     "UnmappedModelError",
@@ -18,8 +21,8 @@ __all__ = [
 ]
 
 
-class Archi2VecError(Exception):
-    """Base class of every error archi2vec raises on purpose.
+class HintedError(Exception):
+    """An error raised on purpose, for a person to read: what is wrong, and how to fix it.
 
     Parameters
     ----------
@@ -36,6 +39,15 @@ class Archi2VecError(Exception):
     def __str__(self) -> str:
         base = super().__str__()
         return f"{base}\n  hint: {self.hint}" if self.hint else base
+
+    @property
+    def message(self) -> str:
+        """What is wrong, without the hint."""
+        return super().__str__()
+
+
+class Archi2VecError(HintedError):
+    """Base class of every error archi2vec raises on purpose."""
 
 
 class UnknownArchitectureError(Archi2VecError, ValueError):

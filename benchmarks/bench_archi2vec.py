@@ -39,8 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     from tqdm.auto import tqdm
 
     import archi2vec
-    from archi2vec._cache import cached_graph
-    from archi2vec._names import list_timm_architectures
+    from archi2vec import cached_graph, list_timm_architectures
 
     torch.set_num_threads(args.threads)
     start = time.perf_counter()

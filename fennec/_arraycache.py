@@ -1,6 +1,6 @@
 """A small on-disk cache of named numpy arrays plus JSON metadata, keyed by a content hash.
 
-Each entry is one ``.npz`` file under ``fennec._config.cache_dir(kind)``; the metadata is stored inside it as JSON
+Each entry is one ``.npz`` file under ``fennec.config.cache_dir(kind)``; the metadata is stored inside it as JSON
 bytes, so nothing is ever unpickled (``np.load(..., allow_pickle=False)``). Writes go to a temporary file renamed
 into place, so concurrent processes never read half-written entries; an unreadable entry counts as a miss.
 """
@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from fennec import _config
+from fennec import config
 
 __all__ = ["ArrayCache", "cache_key"]
 
@@ -42,7 +42,7 @@ class ArrayCache:
 
     def _path(self, key: str) -> Path:
         # Resolved on every call: FENNEC_HOME may change between calls (tests, workspaces).
-        return _config.cache_dir(self.kind) / f"{key}.npz"
+        return config.cache_dir(self.kind) / f"{key}.npz"
 
     def load(self, key: str) -> tuple[dict[str, np.ndarray], dict[str, Any]] | None:
         """The arrays and metadata stored under ``key``, or ``None`` on a miss."""

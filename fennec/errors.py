@@ -1,7 +1,7 @@
 """Typed errors of the fennec library.
 
 The library raises these; the CLI translates them into one line plus a hint (the traceback is shown only when
-``FENNEC_DEBUG=1``). Each subclasses the built-in type a caller would expect, so ``except ValueError`` still works.
+``FENNEC_DEBUG=1``). Their base derives from :class:`archi2vec.HintedError`, which archi2vec's errors share. Each subclasses the built-in type a caller would expect, so ``except ValueError`` still works.
 Messages follow one template: "`<param>` of `<Class>` must be `<constraint>`. Got `<value>` instead." plus a fix-it
 hint where one exists.
 """
@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+
+from archi2vec import HintedError
 
 __all__ = [
     "FennecError",
@@ -21,24 +23,12 @@ __all__ = [
 ]
 
 
-class FennecError(Exception):
-    """Base class of every error fennec raises on purpose.
+class FennecError(HintedError):
+    """Base class of every error fennec raises on purpose: ``FennecError(message, hint=None)``.
 
-    Parameters
-    ----------
-    message : str
-        What is wrong.
-    hint : str, optional
-        What the user can do about it (printed on its own line by the CLI).
+    It derives from :class:`archi2vec.HintedError`, the project's one base (archi2vec is the lowest layer), so the
+    CLI prints fennec's and archi2vec's errors alike: the message, then the hint on its own line.
     """
-
-    def __init__(self, message: str, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.hint = hint
-
-    def __str__(self) -> str:
-        base = super().__str__()
-        return f"{base}\n  hint: {self.hint}" if self.hint else base
 
 
 class InputError(FennecError, ValueError):

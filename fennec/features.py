@@ -6,7 +6,7 @@ by a registered name. The registry holds the EfficientNet-Lite0/1/2 ImageNet mod
 
 Features are the input of the classification head (found by name, see :func:`extract_features`), i.e. the pooled
 penultimate activations; the head's output is returned as logits. Results are cached on disk under
-``fennec._config.cache_dir("features")``, keyed by the model's weights id, the preprocessing, the head and the
+``fennec.config.cache_dir("features")``, keyed by the model's weights id, the preprocessing, the head and the
 hash of the (sub-sampled) task's images, so a second pass over the same images costs one file read.
 
 Examples

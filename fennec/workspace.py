@@ -31,7 +31,7 @@ from typing import Any
 import yaml
 
 from .cards import ModelCard, TaskCard
-from ._files import write_atomic
+from .files import write_atomic
 from .errors import FennecError, InputError
 from .side_features import DEFAULT_TASK_PROXIES
 

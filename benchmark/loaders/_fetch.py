@@ -1,7 +1,7 @@
 """Where benchmark files come from: the data directory, a download cache, or their public origin.
 
 A file is looked up, in order, in the data directory (``FENNEC_DATA`` or the ``data_dir`` argument), then in the
-download cache (``fennec._config.cache_dir("benchmarks")``); when it is in neither and the network is allowed it is
+download cache (``fennec.config.cache_dir("benchmarks")``); when it is in neither and the network is allowed it is
 downloaded from a fixed URL and kept only if its SHA-256 is the one recorded here (that of the released file).
 Offline, or when the download fails, :class:`~fennec.errors.DataNotFoundError` says which file to put where.
 """
@@ -16,7 +16,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from fennec import _config
+from fennec import config
 from fennec.errors import DataNotFoundError
 
 __all__ = ["RemoteFile", "FILES", "resolve", "resolve_all", "resolve_optional", "data_root"]
@@ -94,8 +94,8 @@ FILES: dict[str, RemoteFile] = _files(
 
 
 def data_root(data_dir: str | os.PathLike | None = None) -> Path:
-    """The data directory: ``data_dir`` when given, else ``fennec._config.data_dir()`` (``FENNEC_DATA``)."""
-    return Path(data_dir).expanduser() if data_dir is not None else _config.data_dir()
+    """The data directory: ``data_dir`` when given, else ``fennec.config.data_dir()`` (``FENNEC_DATA``)."""
+    return Path(data_dir).expanduser() if data_dir is not None else config.data_dir()
 
 
 def _sha256(path: Path) -> str:
@@ -135,10 +135,10 @@ def _fetch(entry: RemoteFile, root: Path) -> Path:
     missing = f"Benchmark file {entry.relpath!r} is not in the data directory {root}"
     if entry.url is None:
         raise DataNotFoundError(f"{missing} and has no public download URL.", hint=_hint(entry, root))
-    if _config.offline():
+    if config.offline():
         raise DataNotFoundError(f"{missing} and downloads are disabled (FENNEC_OFFLINE or HF_HUB_OFFLINE).",
                                 hint=_hint(entry, root))
-    dest = _config.cache_dir("benchmarks") / entry.relpath
+    dest = config.cache_dir("benchmarks") / entry.relpath
     try:
         _download(entry.url, dest)
     except OSError as exc:  # URLError and HTTPError are OSErrors
@@ -178,7 +178,7 @@ def resolve(relpath: str, data_dir: str | os.PathLike | None = None) -> Path:
     local = root / relpath
     if local.is_file():
         return local
-    cached = _config.cache_dir("benchmarks") / relpath
+    cached = config.cache_dir("benchmarks") / relpath
     if cached.is_file() and _sha256(cached) == entry.sha256:
         return cached
     return _fetch(entry, root)

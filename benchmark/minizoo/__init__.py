@@ -7,7 +7,7 @@
 - A zoo of 24 models: 6 small timm architectures x 4 source tasks, pre-trained with one recipe and fine-tuned on
   every target with one protocol (:data:`ZOO`, :data:`RECIPE`, :data:`PROTOCOL`).
 - A resumable generator (``python -m benchmark.minizoo build|generate|status``) and the committed artefacts it
-  produced, loaded by :func:`load_minizoo`.
+  produced, loaded by :func:`load_minizoo`; :func:`export_images` writes a built task as class folders.
 
 Examples
 --------
@@ -17,10 +17,11 @@ Examples
 """
 from ._generate import Generator, select_records
 from ._loader import CITATION, LiveMetric, load_minizoo, model_spec, zoo_model
+from ._store import export_images
 from ._tasks import SOURCE_TASKS, TARGET_TASKS, TASKS, BuiltTask, TaskSpec, build_task, get_task
 from ._train import PROTOCOL, RECIPE, Protocol, Recipe
 from ._zoo import ARCHS, ZOO
 
 __all__ = ["load_minizoo", "LiveMetric", "zoo_model", "model_spec", "Generator", "select_records", "TASKS",
            "SOURCE_TASKS", "TARGET_TASKS", "TaskSpec", "BuiltTask", "build_task", "get_task", "ARCHS", "ZOO",
-           "RECIPE", "PROTOCOL", "Recipe", "Protocol", "CITATION"]
+           "RECIPE", "PROTOCOL", "Recipe", "Protocol", "CITATION", "export_images"]

@@ -1,6 +1,6 @@
 """Where the mini-zoo keeps things: rendered tasks in a cache, committed artefacts in the package's ``data/``.
 
-Cache (rebuilt by ``python -m benchmark.minizoo build``; default ``fennec._config.cache_dir("minizoo")``)::
+Cache (rebuilt by ``python -m benchmark.minizoo build``; default ``fennec.config.cache_dir("minizoo")``)::
 
     tasks/<task>.npz                      the fixed splits as uint8 arrays (no pickle)
     images/<task>/<split>/<class>/*.png   the same images as files, for the proxy and for users
@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from fennec._config import cache_dir
-from fennec._files import write_atomic
+from fennec.config import cache_dir
+from fennec.files import write_atomic
 from fennec.errors import DataNotFoundError
 
 from ._tasks import BuiltTask, TaskSpec, build_task

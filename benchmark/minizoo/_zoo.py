@@ -24,7 +24,7 @@ STD = (0.25, 0.25, 0.25)
 
 
 def _timm():  # noqa: ANN202 (the timm module)
-    from archi2vec._names import import_timm
+    from archi2vec import import_timm
 
     return import_timm()
 

@@ -2,7 +2,8 @@
 
 Each group lives in its own module and is listed in ``_GROUPS``; a module exposes one ``click`` command or group
 named ``command``. Errors the library raises on purpose (:class:`fennec.errors.FennecError` and friends) are printed
-as one line plus a hint, and exit with status 1; the traceback is shown only with ``FENNEC_DEBUG=1``.
+as one line plus a hint, and exit with status 1, by the project's one wrapper (:func:`archi2vec.run_click`); the
+traceback is shown only with ``FENNEC_DEBUG=1``.
 """
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ import sys
 
 import click
 
-from fennec import _config
-from fennec.errors import FennecError
+from archi2vec import run_click as _run_click
+from fennec import config
 
 __all__ = ["cli", "main", "run_click"]
 
@@ -70,41 +71,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_click(command: click.Command, argv: list[str] | None, prog_name: str) -> int:
-    """Run a click command, translating fennec's errors into one line plus a hint; returns the exit status."""
-    try:
-        command.main(args=argv, prog_name=prog_name, standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
-        return 130
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except (FennecError, FileNotFoundError, PermissionError, KeyboardInterrupt) as exc:
-        return _report(exc)
-    except Exception as exc:
-        # archi2vec (the lowest layer) has its own error base with the same message + hint shape; it is loaded
-        # whenever one of its errors can be raised, so look it up without importing it here.
-        archi2vec = sys.modules.get("archi2vec")
-        if archi2vec is not None and isinstance(exc, archi2vec.Archi2VecError):
-            return _report(exc)
-        raise
-    return 0
-
-
-def _report(exc: BaseException) -> int:
-    if _config.debug():
-        raise exc
-    _print_error(exc)
-    return 1
-
-
-def _print_error(exc: BaseException) -> None:
-    hint = getattr(exc, "hint", None)
-    message = str(exc).split("\n  hint:")[0] if hint else str(exc)
-    click.secho(f"Error: {message}", fg="red", err=True)
-    if hint:
-        click.echo(f"  hint: {hint}", err=True)
-    click.echo("  (set FENNEC_DEBUG=1 to see the traceback)", err=True)
+    """Run a click command of the project's fennec-facing CLIs (``fennec``, ``python -m benchmark``...): errors
+    raised on purpose (fennec's and archi2vec's, one base) print as one line plus a hint; ``FENNEC_DEBUG=1`` shows
+    the traceback. Returns the exit status."""
+    return _run_click(command, argv, prog_name, debug=config.debug, debug_variable="FENNEC_DEBUG")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from fennec import _config
+from fennec import config
 
 __all__ = ["workspace_option", "json_option", "open_workspace", "emit_json", "print_table"]
 
@@ -22,7 +22,7 @@ def open_workspace(path: Path | None):
     """The workspace at ``path`` (or the default one), with fennec's clear errors when it is not one."""
     from fennec.workspace import Workspace
 
-    return Workspace.open(path or _config.workspace_dir())
+    return Workspace.open(path or config.workspace_dir())
 
 
 def emit_json(payload: Any) -> None:

@@ -26,11 +26,12 @@ from __future__ import annotations
 from typing import Any
 
 from fennec.errors import UnknownNameError
-from fennec.proxy._base import ImageProxy, Proxy, TaskFeatures, image_task_vector
+from fennec.proxy._base import ImageProxy, Proxy, image_task_vector
 from fennec.proxy._clip import ClipProxy
 from fennec.proxy._default import DefaultProxy
 from fennec.proxy._labels import LabelsProxy
 from fennec.proxy._stats import StatsProxy
+from fennec.proxy._task_features import TaskFeatures
 
 __all__ = [
     "Proxy",

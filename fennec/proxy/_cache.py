@@ -1,18 +1,16 @@
 """On-disk cache of task embeddings, keyed by proxy, weights and task content.
 
-Entries live in ``fennec._config.cache_dir("embeddings")`` as ``.npz`` files (vector plus JSON metadata; never
+Entries live in ``fennec.config.cache_dir("embeddings")`` as ``.npz`` files (vector plus JSON metadata; never
 pickled). The key hashes the proxy name, its weights id, the constructor arguments that change the output and the
 task's content (image bytes for image proxies, label names and description for text ones), so a changed image, a
 renamed class or other weights all miss the cache.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fennec._arraycache import ArrayCache, cache_key
-
-if TYPE_CHECKING:  # pragma: no cover
-    from fennec.proxy._base import TaskFeatures
+from fennec.proxy._task_features import TaskFeatures
 
 __all__ = ["EmbeddingCache"]
 
@@ -28,10 +26,8 @@ class EmbeddingCache:
         """The cache key of one embedding."""
         return cache_key("embedding", proxy, weights_id, config, content_id)
 
-    def get(self, key: str) -> "TaskFeatures | None":
+    def get(self, key: str) -> TaskFeatures | None:
         """The cached embedding, or ``None``."""
-        from fennec.proxy._base import TaskFeatures
-
         hit = self._store.load(key)
         if hit is None:
             return None
@@ -42,7 +38,7 @@ class EmbeddingCache:
         except (KeyError, TypeError, ValueError):
             return None  # an entry written by an incompatible version: recompute
 
-    def put(self, key: str, features: "TaskFeatures") -> None:
+    def put(self, key: str, features: TaskFeatures) -> None:
         """Store ``features`` under ``key``."""
         meta = features.to_dict()
         del meta["vector"]

@@ -27,10 +27,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from fennec import _config
+from fennec import config
 from fennec.errors import DataNotFoundError, InputError, UnknownNameError
 from fennec.features import ModelSpec, PreprocessConfig, load_state_dict, resolve_device
-from fennec.proxy._base import ImageProxy, concat_parts
+from fennec.proxy._base import ImageProxy
+from fennec.proxy._task_features import concat_parts
 from fennec.tasks import Task
 
 __all__ = ["ClipProxy"]
@@ -40,7 +41,7 @@ _TEXT_BATCH = 256
 
 
 def _open_clip() -> Any:
-    from archi2vec._torchvision_compat import ensure_torchvision
+    from archi2vec import ensure_torchvision
 
     ensure_torchvision()  # open_clip imports torchvision, whose compiled ops may not load on a CPU torch
     import open_clip
@@ -49,7 +50,7 @@ def _open_clip() -> Any:
 
 
 def _weights_dir() -> Path:
-    return _config.cache_dir("weights") / "open_clip"
+    return config.cache_dir("weights") / "open_clip"
 
 
 def _resolve_weights(model: str, pretrained: str | Path | None) -> Path | None:
@@ -74,7 +75,7 @@ def _resolve_weights(model: str, pretrained: str | Path | None) -> Path | None:
     cfg = open_clip.get_pretrained_cfg(model, tag)
     source = _download_source(cfg)
     hint = f"download {source} and save it as {local[0]} (or {local[1].name}), or pass the file's path as the weights"
-    if _config.offline():
+    if config.offline():
         raise DataNotFoundError(f"The open_clip weights {model}/{tag} are not on this machine, and fennec is "
                                 f"offline.", hint=hint)
     try:

@@ -23,7 +23,8 @@ import numpy as np
 
 from fennec.cards import TaskCard
 from fennec.errors import DataNotFoundError, InputError
-from fennec.proxy._base import Proxy, TaskFeatures, concat_parts
+from fennec.proxy._base import Proxy
+from fennec.proxy._task_features import TaskFeatures, concat_parts
 from fennec.tasks import Task
 
 __all__ = ["LabelsProxy"]
@@ -35,7 +36,7 @@ _MAX_LISTED = 30
 @lru_cache(maxsize=2)
 def _text_model(device: str) -> Any:
     """The sentence-transformers model from the installed package (loaded once per device and process)."""
-    from archi2vec._torchvision_compat import ensure_torchvision
+    from archi2vec import ensure_torchvision
 
     ensure_torchvision()  # sentence-transformers imports transformers, which imports torchvision
     try:

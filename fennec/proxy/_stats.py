@@ -19,7 +19,8 @@ import numpy as np
 
 from fennec.cards import TaskCard
 from fennec.errors import InputError
-from fennec.proxy._base import Proxy, TaskFeatures, concat_parts
+from fennec.proxy._base import Proxy
+from fennec.proxy._task_features import TaskFeatures, concat_parts
 from fennec.tasks import Task
 
 __all__ = ["StatsProxy"]

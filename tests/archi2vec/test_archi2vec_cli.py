@@ -45,7 +45,7 @@ def test_evaluate_prints_the_family_figure() -> None:
 def test_errors_are_one_line_plus_hint(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["encode", "timm:resnet5O"]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("error: Unknown timm architecture 'resnet5O'") and "hint: close timm names: resnet50" in err
+    assert err.startswith("Error: Unknown timm architecture 'resnet5O'") and "hint: close timm names: resnet50" in err
     assert "Traceback" not in err
     assert main(["encode", "nvidia/mit-b0", "--nearest", "2"]) == 1
     assert "not one of the standard checkpoints" in capsys.readouterr().err

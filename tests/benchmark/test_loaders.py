@@ -161,7 +161,7 @@ def test_model_cards(data_dir: Path) -> None:
 
 
 def test_arch_names_resolve() -> None:
-    from archi2vec._torchvision_compat import ensure_torchvision
+    from archi2vec import ensure_torchvision
     ensure_torchvision()
     import timm
     import torchvision.models
@@ -176,7 +176,7 @@ def test_arch_names_resolve() -> None:
 
 @pytest.mark.parametrize("name", ["mnasnet1_0", "mobilenet_v2", "googlenet"])
 def test_torchvision_param_counts(name: str) -> None:
-    from archi2vec._torchvision_compat import ensure_torchvision
+    from archi2vec import ensure_torchvision
     ensure_torchvision()
     import torchvision.models
 

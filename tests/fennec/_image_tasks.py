@@ -80,7 +80,7 @@ def clip_checkpoint(tmp_path_factory) -> Path:
     if "path" not in _CLIP_CHECKPOINT:
         import torch
 
-        from archi2vec._torchvision_compat import ensure_torchvision
+        from archi2vec import ensure_torchvision
 
         ensure_torchvision()
         import open_clip

@@ -1,11 +1,11 @@
-"""fennec._files.write_atomic: all or nothing, readable by everyone."""
+"""fennec.files.write_atomic: all or nothing, readable by everyone."""
 from __future__ import annotations
 
 import stat
 
 import pytest
 
-from fennec._files import write_atomic
+from fennec.files import write_atomic
 
 
 def test_write_atomic_replaces_the_file_whole_and_leaves_it_readable(tmp_path):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from _image_tasks import clip_checkpoint, photos_task, write_folder
 
-from fennec import _config
+from fennec import config
 from fennec.cards import TaskCard
 from fennec.errors import InputError, UnknownNameError
 from fennec.proxy import TaskFeatures, create_proxy, image_task_vector, list_proxies
@@ -63,7 +63,7 @@ def test_cache_by_content(name, task, make_proxy, tmp_path, monkeypatch):
     monkeypatch.setenv("FENNEC_HOME", str(tmp_path))  # an empty cache
     proxy = make_proxy(name)
     first = proxy.embed(task)
-    written = list(_config.cache_dir("embeddings").glob("*.npz"))
+    written = list(config.cache_dir("embeddings").glob("*.npz"))
     if proxy.cacheable:
         monkeypatch.setattr(proxy, "_compute_many", lambda tasks, cache: pytest.fail("recomputed instead of cached"))
     second = proxy.embed(task)

@@ -22,7 +22,7 @@ def task():
 
 
 def _open_clip():
-    from archi2vec._torchvision_compat import ensure_torchvision
+    from archi2vec import ensure_torchvision
 
     ensure_torchvision()
     import open_clip
@@ -76,9 +76,9 @@ def test_offline_tag_without_file_says_what_to_put_where(monkeypatch):
 
 def test_tag_file_at_the_documented_place_is_used(clip_weights, monkeypatch):
     monkeypatch.setenv("FENNEC_OFFLINE", "1")
-    from fennec import _config
+    from fennec import config
 
-    target = _config.cache_dir("weights") / "open_clip" / "ViT-B-32.openai.pt"
+    target = config.cache_dir("weights") / "open_clip" / "ViT-B-32.openai.pt"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.symlink_to(clip_weights)
     try:

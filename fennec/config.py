@@ -1,4 +1,4 @@
-"""The one place where fennec reads its environment variables.
+"""The one place where fennec reads its environment variables (public: the harness and scripts ask it too).
 
 - ``FENNEC_HOME``: where caches and the default workspace live (default ``~/.cache/fennec``).
 - ``FENNEC_DATA``: the directory holding released benchmark files (default ``<FENNEC_HOME>/data``).
