@@ -21,8 +21,7 @@ Examples
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from archi2vec._lazy import lazy_exports
 
 # name -> module; imported on first use, so that the light parts (errors, the CLI wrapper) do not load torch.
 _EXPORTS = {
@@ -55,15 +54,9 @@ _EXPORTS = {
     "ArchTraceError": "archi2vec._errors",
     "ArtifactError": "archi2vec._errors",
     "run_click": "archi2vec._cli_runner",
+    "lazy_exports": "archi2vec._lazy",
 }
 __all__ = list(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'archi2vec' has no attribute {name!r}")
-    return getattr(importlib.import_module(_EXPORTS[name]), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -10,8 +10,7 @@ The public API, imported lazily (so that ``fennec --help`` does not load torch):
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from archi2vec import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -30,8 +29,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'fennec' has no attribute {name!r}")
-    module = importlib.import_module(_EXPORTS[name])
-    return module if module.__name__ == f"fennec.{name}" else getattr(module, name)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
