@@ -17,7 +17,7 @@ import numpy as np
 from fennec.errors import InputError
 from fennec.tasks._images import IMAGE_EXTENSIONS, SHOWN, SkippedImagesWarning, few
 
-__all__ = ["TaskSource", "existing", "label_indices", "natural_key", "read_csv", "read_folder"]
+__all__ = ["TaskSource", "existing", "label_indices", "natural_key", "read_any", "read_csv", "read_folder"]
 
 
 class TaskSource(NamedTuple):
@@ -41,6 +41,16 @@ def existing(path: str | Path) -> Path:
 def natural_key(text: str) -> tuple:
     """Sort key that orders embedded numbers numerically ("2" before "10")."""
     return tuple((0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", text) if t)
+
+
+def read_any(source: Path) -> TaskSource:
+    """A folder or a ``.csv`` manifest, by what ``source`` is."""
+    if source.is_file():
+        if source.suffix.lower() != ".csv":
+            raise InputError(f"{source} is a file but not a .csv manifest.",
+                             hint="pass a folder DIR/<class name>/*.jpg or a CSV with columns path,label")
+        return read_csv(source)
+    return read_folder(source)
 
 
 def read_folder(root: Path) -> TaskSource:
@@ -122,7 +132,8 @@ def _warn_ignored(root: Path, files: list[Path], empty_dirs: list[Path]) -> None
         if items:
             parts.append(f"{len(items)} {what} ({few([str(p.relative_to(root)) for p in items])})")
     if parts:
-        # stacklevel 4: past this helper, read_folder and the Task constructor, to whoever asked for the task
+        # stacklevel 4: this helper, read_folder, the loader, then its caller (load_task's path has read_any too:
+        # its warnings name the loader, as they named load_task before the split)
         warnings.warn(f"Ignored in {root}: {'; '.join(parts)}.", SkippedImagesWarning, stacklevel=4)
 
 

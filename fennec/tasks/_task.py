@@ -30,6 +30,7 @@ from fennec.tasks._sources import (
     TaskSource,
     existing,
     label_indices,
+    read_any,
     read_csv,
     read_folder,
 )
@@ -37,13 +38,13 @@ from fennec.tasks._sources import (
 __all__ = ["Task", "load_task"]
 
 
-def _constructor(read: Callable[[Path], TaskSource], method: str, doc: str) -> classmethod:
-    """A ``Task.from_<source>`` classmethod: ``read`` the source, build the task, sample it.
+def _loader(read: Callable[[Path], TaskSource], qualname: str, doc: str) -> Callable[..., Task]:
+    """A task loader: ``read`` the source, build the :class:`Task`, sample it.
 
-    Every source takes the same arguments and samples the same way, so the signature is written once, here.
+    :func:`load_task`, :meth:`Task.from_folder` and :meth:`Task.from_csv` take the same arguments and sample the
+    same way, so the signature is written once, here.
     """
-    def constructor(
-        cls,
+    def load(
         path: str | Path,
         *,
         name: str | None = None,
@@ -53,12 +54,12 @@ def _constructor(read: Callable[[Path], TaskSource], method: str, doc: str) -> c
         seed: int = 0,
     ) -> Task:
         found = read(existing(path))
-        task = cls(name or found.name, found.images, found.labels, found.label_names, description=description,
-                   source=found.origin)
+        task = Task(name or found.name, found.images, found.labels, found.label_names, description=description,
+                    source=found.origin)
         return task.sample(max_per_class=max_per_class, max_images=max_images, seed=seed)
 
-    constructor.__name__, constructor.__qualname__, constructor.__doc__ = method, f"Task.{method}", doc
-    return classmethod(constructor)
+    load.__name__, load.__qualname__, load.__doc__ = qualname.rsplit(".", 1)[-1], qualname, doc
+    return load
 
 
 @dataclass(frozen=True, eq=False)
@@ -126,8 +127,8 @@ class Task:
             object.__setattr__(self, "class_counts", tuple(int(c) for c in counts))
 
     # ------------------------------------------------------------------ constructors
-    from_folder = _constructor(
-        read_folder, "from_folder",
+    from_folder = staticmethod(_loader(
+        read_folder, "Task.from_folder",
         """Load ``path/<class name>/*.jpg|png|...`` (class folders sorted by name; sub-folders are searched).
 
         Parameters
@@ -146,10 +147,10 @@ class Task:
         Returns
         -------
         Task
-        """)
+        """))
 
-    from_csv = _constructor(
-        read_csv, "from_csv",
+    from_csv = staticmethod(_loader(
+        read_csv, "Task.from_csv",
         """Load a CSV manifest with a header ``path,label`` (paths relative to the CSV's folder, or absolute).
 
         Labels may be class names or integers; classes are ordered by name (numbers numerically). Other columns
@@ -158,7 +159,7 @@ class Task:
         Returns
         -------
         Task
-        """)
+        """))
 
     @classmethod
     def from_arrays(
@@ -348,15 +349,8 @@ class Task:
         return digest.hexdigest()
 
 
-def load_task(
-    path: str | Path,
-    *,
-    name: str | None = None,
-    description: str = "",
-    max_per_class: int | None = DEFAULT_MAX_PER_CLASS,
-    max_images: int | None = DEFAULT_MAX_IMAGES,
-    seed: int = 0,
-) -> Task:
+load_task = _loader(
+    read_any, "load_task",
     """Load a task from a folder of class sub-folders or from a ``path,label`` CSV manifest.
 
     Parameters
@@ -386,13 +380,4 @@ def load_task(
     >>> task = load_task("my_task/")  # doctest: +SKIP
     >>> task.n_classes, task.n_images  # doctest: +SKIP
     (10, 500)
-    """
-    source = existing(path)
-    kwargs = {"name": name, "description": description, "max_per_class": max_per_class, "max_images": max_images,
-              "seed": seed}
-    if source.is_file():
-        if source.suffix.lower() != ".csv":
-            raise InputError(f"{source} is a file but not a .csv manifest.",
-                             hint="pass a folder DIR/<class name>/*.jpg or a CSV with columns path,label")
-        return Task.from_csv(source, **kwargs)
-    return Task.from_folder(source, **kwargs)
+    """)
