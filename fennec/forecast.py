@@ -13,7 +13,7 @@ the top ``k`` holds the best model, :mod:`fennec.space._uncertainty`):
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -60,10 +60,12 @@ def fallback_reason(prediction: TaskPrediction, top_model: str, policy: Mapping[
             f"{value:.3g}")
 
 
-def expected_gains(prediction: TaskPrediction, space: Any, best: float) -> np.ndarray:
-    """Each model's expected gain over ``best`` from one more try (:meth:`Uncertainty.expected_gain`)."""
-    spread = prediction.scale * space.uncertainty_.model_width
-    return space.uncertainty_.expected_gain(prediction.n_revealed, prediction.values, spread, best)
+def expected_gains(prediction: TaskPrediction, space: Any, best: float, rows: Sequence[int]) -> np.ndarray:
+    """The expected gain over ``best`` from one more try of each model at ``rows`` (positions in the space;
+    :meth:`Uncertainty.expected_gain`)."""
+    rows = np.asarray(rows, np.int64)
+    spread = prediction.scale * space.uncertainty_.model_width[rows]
+    return space.uncertainty_.expected_gain(prediction.n_revealed, prediction.values[rows], spread, best)
 
 
 def stop_advice(gain: float, best: float, policy: Mapping[str, Any]) -> str | None:

@@ -299,10 +299,10 @@ class Recommender:
         if space.uncertainty_ is not None:
             prediction = space.predict_task(features, used, levels=self._levels())
             best = max(used.values()) if used else -np.inf
-            gains = expected_gains(prediction, space, best) if used else np.full(len(ids), np.nan)
+            gains = expected_gains(prediction, space, best, order) if used else np.full(len(order), np.nan)
             rows = model_rows(prediction, [p["model"] for p in picks])
-            for pick, i in zip(picks, order):
-                pick.update(rows[pick["model"]], expected_gain=float(gains[i]))
+            for pick, gain in zip(picks, gains):
+                pick.update(rows[pick["model"]], expected_gain=float(gain))
             if used and picks:
                 policy = self.workspace.config.get("next") or {}
                 advice = stop_advice(max(p["expected_gain"] for p in picks), best, policy)

@@ -85,7 +85,7 @@ def fit_uncertainty(records: Records, z: np.ndarray, prior: np.ndarray, shrink: 
     normalised values ``z``, the model biases' ``prior`` and ``shrink``, its ``geometry`` and cold-task ``kernel``."""
     n_models, n_tasks = len(geometry.model_bias), len(geometry.task_factors)
     location, scale = task_statistics(records, n_tasks)
-    widths = model_widths(records.model, z.astype(np.float64), n_models)
+    widths = model_widths(records, z.astype(np.float64), n_models)
     out = Uncertainty({g: np.zeros(0) for g in K_GRID}, np.zeros((0, 2 + 2 * len(TOP) + RANKS)), widths,
                       location, scale)
     if n_tasks < 3:
@@ -102,7 +102,7 @@ def fit_uncertainty(records: Records, z: np.ndarray, prior: np.ndarray, shrink: 
         models, y = records.model[at], records.value[at]
         if len(models) < 3:
             continue
-        bias = geometry.model_bias.astype(np.float64).copy()
+        bias = geometry.model_bias.astype(np.float64)
         bias[models] = shrunk_mean(total[models] - z[at], count[models] - 1, prior[models], shrink)
         weights, nearness = loo_weights(kernel, int(j), n_tasks)
         others = np.arange(n_tasks) != j

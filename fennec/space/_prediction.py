@@ -96,18 +96,19 @@ class PredictionMixin:
         known = as_revealed(revealed, "TransferSpace.predict_task")
         ids, scores, _ = self.score(task_features, known)
         rows = np.array([self._model_pos[m] for m in known], np.int64)
-        weights = self._prior_weights(task_features)
+        query = self._kernel_query(task_features)
+        weights = self._prior_weights(query)
         unc = self.uncertainty_
         mu, sigma = task_units(float(weights @ unc.task_location), float(weights @ unc.task_scale), scores[rows],
                                np.fromiter(known.values(), np.float64, len(known)))
         values = mu + sigma * scores
         spread = sigma * unc.model_width
-        intervals = {float(lv): (values - unc.half_width(len(known), lv) * spread,
-                                 values + unc.half_width(len(known), lv) * spread) for lv in levels}
+        half = {float(lv): unc.half_width(len(known), lv) * spread for lv in levels}
+        intervals = {lv: (values - h, values + h) for lv, h in half.items()}
         values[rows] = list(known.values())
         for low, high in intervals.values():
             low[rows], high[rows] = values[rows], values[rows]
-        estimate = unc.ranking(len(known), self._nearness(task_features))
+        estimate = unc.ranking(len(known), self._nearness(query))
         return TaskPrediction(ids, scores, values, intervals, self._in_top3(scores, rows, estimate), mu, sigma,
                               "revealed results" if len(known) else "similar tasks in the history",
                               {} if estimate is None else dict(zip(TOP, estimate["hit"].tolist())),
@@ -123,17 +124,21 @@ class PredictionMixin:
         out[order] = self.uncertainty_.in_top3(estimate, len(order))
         return out
 
-    def _prior_weights(self, task_features: np.ndarray | None) -> np.ndarray:
-        """The cold-task kernel's weights over the training tasks (uniform without side features)."""
-        n_tasks = len(self.uncertainty_.task_location)
+    def _kernel_query(self, task_features: np.ndarray | None) -> np.ndarray | None:
+        """The task's standardised side features for the cold-task kernel (None when it is not used)."""
         if task_features is None or not self.task_kernel_.used:
+            return None
+        return self._task_features.vectors(task_features, "task_features", "TransferSpace.predict_task")
+
+    def _prior_weights(self, query: np.ndarray | None) -> np.ndarray:
+        """The cold-task kernel's weights over the training tasks (uniform without a ``query``)."""
+        n_tasks = len(self.uncertainty_.task_location)
+        if query is None:
             return np.full(n_tasks, 1.0 / n_tasks)
-        query = self._task_features.vectors(task_features, "task_features", "TransferSpace.predict_task")
         return self.task_kernel_.weights(query, n_tasks)[0][0]
 
-    def _nearness(self, task_features: np.ndarray | None) -> float:
-        """The kernel's largest similarity of the task to a training task (0 when it is not used)."""
-        if task_features is None or not self.task_kernel_.used:
+    def _nearness(self, query: np.ndarray | None) -> float:
+        """The kernel's largest similarity of the task to a training task (0 without a ``query``)."""
+        if query is None:
             return 0.0
-        query = self._task_features.vectors(task_features, "task_features", "TransferSpace.predict_task")
         return float(self.task_kernel_.similarity(query).max())

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fennec.space._records import Records
+
 __all__ = ["Uncertainty", "K_GRID", "TOP", "RANKS", "grid_k", "model_widths", "task_units"]
 
 #: Revealed results per held-out problem; a query with ``k`` results is judged by the largest grid value <= k.
@@ -46,12 +48,14 @@ def grid_k(k: int) -> int:
     return max(g for g in K_GRID if g <= k)
 
 
-def model_widths(model: np.ndarray, z: np.ndarray, n_models: int) -> np.ndarray:
-    """Each model's width ``w_m``: the standard deviation of its normalised values ``z`` across tasks, shrunk to the
-    median model's by :data:`_WIDTH_PRIOR` pseudo-records, over that median (1 for a model without records)."""
-    count = np.bincount(model, minlength=n_models).astype(np.float64)
-    mean = np.bincount(model, weights=z, minlength=n_models) / np.maximum(count, 1)
-    square = np.bincount(model, weights=(z - mean[model]) ** 2, minlength=n_models)
+def model_widths(records: Records, z: np.ndarray, n_models: int) -> np.ndarray:
+    """Each model's width ``w_m``: the standard deviation of its normalised values ``z`` (one per record) across
+    tasks, shrunk to the median model's by :data:`_WIDTH_PRIOR` pseudo-records, over that median (1 for a model
+    without records)."""
+    count, total = records.per_model(n_models, z)
+    count = count.astype(np.float64)
+    mean = total / np.maximum(count, 1)
+    _, square = records.per_model(n_models, (z - mean[records.model]) ** 2)
     var = square / np.maximum(count - 1, 1)
     median = float(np.median(var[count > 1])) if (count > 1).any() else 1.0
     median = median if median > 1e-12 else 1.0
@@ -132,7 +136,7 @@ class Uncertainty:
         """Estimated ``hit`` and ``regret`` (units of ``sigma``) per :data:`TOP` and ``in_top3`` per predicted rank
         for a query with ``k`` results whose largest kernel similarity to a training task is ``nearness``; None when
         the history held no problem to learn them from."""
-        rows = self.problems[self.problems[:, 0] == grid_k(k)] if len(self.problems) else self.problems
+        rows = self.problems[self.problems[:, 0] == grid_k(k)]
         if not len(rows):
             return None
         near = rows[:, 1]
