@@ -21,7 +21,7 @@ import numpy as np
 from .space import TaskPrediction
 from .workspace import DEFAULT_CONFIG
 
-__all__ = ["model_rows", "ranking_summary", "fallback_reason", "expected_gains", "stop_advice"]
+__all__ = ["expected_gains", "fallback_reason", "model_rows", "ranking_summary", "stop_advice"]
 
 
 def model_rows(prediction: TaskPrediction, models: list[str]) -> dict[str, dict[str, Any]]:

@@ -19,7 +19,15 @@ from fennec.space._fold_in import fold_in
 from fennec.space._geometry import Geometry
 from fennec.space._kernel import TaskKernel
 from fennec.space._records import Records
-from fennec.space._uncertainty import (K_GRID, MAX_SCORES, RANKS, TOP, Uncertainty, model_widths, task_units)
+from fennec.space._uncertainty import (
+    K_GRID,
+    MAX_SCORES,
+    RANKS,
+    TOP,
+    Uncertainty,
+    model_widths,
+    task_units,
+)
 
 __all__ = ["FoldIn", "fit_uncertainty", "loo_weights", "task_statistics"]
 

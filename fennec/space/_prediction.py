@@ -14,7 +14,7 @@ from fennec.space._kernel import TaskKernel
 from fennec.space._records import as_revealed
 from fennec.space._uncertainty import TOP, Uncertainty, task_units
 
-__all__ = ["PredictionMixin", "TaskPrediction", "LEVELS"]
+__all__ = ["LEVELS", "PredictionMixin", "TaskPrediction"]
 
 #: Default nominal coverages of the intervals.
 LEVELS = (0.8, 0.9)

@@ -29,7 +29,7 @@ import numpy as np
 
 from fennec.space._records import Records
 
-__all__ = ["Uncertainty", "K_GRID", "TOP", "RANKS", "grid_k", "model_widths", "task_units"]
+__all__ = ["K_GRID", "RANKS", "TOP", "Uncertainty", "grid_k", "model_widths", "task_units"]
 
 #: Revealed results per held-out problem; a query with ``k`` results is judged by the largest grid value <= k.
 K_GRID = (0, 1, 3, 5, 10)
@@ -167,6 +167,6 @@ class Uncertainty:
         return arrays
 
     @classmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> "Uncertainty":
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> Uncertainty:
         scores = {int(name.split(".", 1)[1]): v for name, v in arrays.items() if name.startswith("scores.")}
         return cls(scores, arrays["problems"], arrays["model_width"], arrays["task_location"], arrays["task_scale"])
