@@ -19,9 +19,6 @@ PACKAGES = ("fennec", "archi2vec", "benchmark")
 MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 60
 
-# Files other engineers are still splitting: being split in branch perf/install. Empty this after merging it.
-ALLOWED_LONG_MODULES = frozenset({"fennec/features.py", "fennec/history.py"})
-
 
 def _modules() -> list[Path]:
     return sorted(p for package in PACKAGES for p in (ROOT / package).rglob("*.py"))
@@ -83,13 +80,12 @@ def _private_imports(path: Path, root: Path = ROOT) -> list[str]:
 def test_the_checks_see_the_packages():
     names = {_name(p) for p in _modules()}
     assert {"fennec/tasks/_task.py", "archi2vec/_trace.py", "benchmark/minizoo/_tasks.py"} <= names
-    assert ALLOWED_LONG_MODULES <= names  # an allowed file that moved or went away: drop it from the list
 
 
 def test_no_module_is_over_the_limit():
     long = {_name(p): n for p in _modules() if (n := len(p.read_text(encoding="utf-8").splitlines()))
             > MAX_MODULE_LINES}
-    assert set(long) - ALLOWED_LONG_MODULES == set(), f"modules over {MAX_MODULE_LINES} lines: {long}"
+    assert long == {}, f"modules over {MAX_MODULE_LINES} lines: {long}"
 
 
 def test_no_function_is_over_the_limit():

@@ -65,7 +65,7 @@ def command(task_dir: str, max_per_class: int, max_images: int, seed: int, tried
 
 def _read_tried(path: Path) -> dict[str, float]:
     """model -> best value from a results file of one task (validated like ``fennec history add``)."""
-    from fennec._history_io import parse_records
+    from fennec.history import parse_records
 
     parsed = parse_records(path)
     tasks = sorted(set(parsed.tasks))

@@ -5,12 +5,14 @@ from typing import Any
 
 import torch
 
+from fennec.metrics._docs import shared_docs
 from fennec.metrics._linalg import MAX_BLOCK_ELEMENTS, check_pca_components, class_means, pca
 from fennec.metrics._validation import check_choice, check_float, prepare
 
 __all__ = ["gbc"]
 
 
+@shared_docs
 def gbc(features: Any, labels: Any, *, device: str | torch.device | None = None,
         dtype: torch.dtype = torch.float64, gaussian: str = "diagonal", min_variance: float = 1e-4,
         n_components: int | float | None = None) -> float:
@@ -28,16 +30,7 @@ def gbc(features: Any, labels: Any, *, device: str | torch.device | None = None,
 
     See `Pándy et al. (2022) <https://arxiv.org/abs/2111.12780>`_. Higher (closer to 0) is better.
 
-    Parameters
-    ----------
-    features : ndarray or Tensor of shape (n_samples, n_features)
-        Features of the candidate model on the target samples.
-    labels : array-like of shape (n_samples,)
-        Class labels (any values; remapped to ``0..C-1``).
-    device : str or torch.device, optional
-        Where to compute; default: the device of ``features`` if it is a tensor, else the CPU.
-    dtype : torch.dtype, default=torch.float64
-        Computation precision.
+    {features_parameters}
     gaussian : {"diagonal", "spherical"}, default="diagonal"
         Per-class covariance: per-dimension variances, or their mean times the identity.
     min_variance : float, default=1e-4
@@ -58,13 +51,7 @@ def gbc(features: Any, labels: Any, *, device: str | torch.device | None = None,
 
     Examples
     --------
-    >>> import numpy as np
-    >>> from fennec.metrics import gbc
-    >>> rng = np.random.default_rng(0)
-    >>> y = rng.integers(0, 3, size=300)
-    >>> x = rng.normal(size=(300, 8)) + 3 * np.eye(3, 8)[y]
-    >>> gbc(x, y) > gbc(x, rng.permutation(y))
-    True
+    {separation_example}
     """
     x, lab = prepare(features, labels, metric="gbc", device=device, dtype=dtype)
     check_choice(gaussian, "gaussian", "gbc", ("diagonal", "spherical"))

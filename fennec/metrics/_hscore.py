@@ -5,12 +5,14 @@ from typing import Any
 
 import torch
 
+from fennec.metrics._docs import shared_docs
 from fennec.metrics._linalg import class_means, gram, rank_cutoff, spd_solve
 from fennec.metrics._validation import Labels, prepare
 
 __all__ = ["hscore", "hscore_reg", "ledoit_wolf_shrinkage"]
 
 
+@shared_docs
 def hscore(features: Any, labels: Any, *, device: str | torch.device | None = None,
            dtype: torch.dtype = torch.float64) -> float:
     r"""H-score of features for a classification task (Bao et al., ICIP 2019).
@@ -25,16 +27,7 @@ def hscore(features: Any, labels: Any, *, device: str | torch.device | None = No
     `Bao et al. (2019) <https://ieeexplore.ieee.org/document/8803726>`_. Higher is better; the score is in
     :math:`[0, \min(D, C - 1)]`.
 
-    Parameters
-    ----------
-    features : ndarray or Tensor of shape (n_samples, n_features)
-        Features of the candidate model on the target samples.
-    labels : array-like of shape (n_samples,)
-        Class labels (any values; remapped to ``0..C-1``).
-    device : str or torch.device, optional
-        Where to compute; default: the device of ``features`` if it is a tensor, else the CPU.
-    dtype : torch.dtype, default=torch.float64
-        Computation precision.
+    {features_parameters}
 
     Returns
     -------
@@ -63,6 +56,7 @@ def hscore(features: Any, labels: Any, *, device: str | torch.device | None = No
     return float(((proj * proj) @ weights / evals[keep]).sum())
 
 
+@shared_docs
 def hscore_reg(features: Any, labels: Any, *, device: str | torch.device | None = None,
                dtype: torch.dtype = torch.float64) -> float:
     r"""Shrinkage-regularised H-score (Ibrahim et al., 2022).
@@ -78,16 +72,7 @@ def hscore_reg(features: Any, labels: Any, *, device: str | torch.device | None 
 
     See `Ibrahim, Ponomareva & Mazumder (2022) <https://arxiv.org/abs/2110.06893>`_. Higher is better.
 
-    Parameters
-    ----------
-    features : ndarray or Tensor of shape (n_samples, n_features)
-        Features of the candidate model on the target samples.
-    labels : array-like of shape (n_samples,)
-        Class labels (any values; remapped to ``0..C-1``).
-    device : str or torch.device, optional
-        Where to compute; default: the device of ``features`` if it is a tensor, else the CPU.
-    dtype : torch.dtype, default=torch.float64
-        Computation precision.
+    {features_parameters}
 
     Returns
     -------
@@ -102,13 +87,7 @@ def hscore_reg(features: Any, labels: Any, *, device: str | torch.device | None 
 
     Examples
     --------
-    >>> import numpy as np
-    >>> from fennec.metrics import hscore_reg
-    >>> rng = np.random.default_rng(0)
-    >>> y = rng.integers(0, 3, size=300)
-    >>> x = rng.normal(size=(300, 8)) + 3 * np.eye(3, 8)[y]
-    >>> hscore_reg(x, y) > hscore_reg(x, rng.permutation(y))
-    True
+    {separation_example}
     """
     x, lab = prepare(features, labels, metric="hscore_reg", device=device, dtype=dtype)
     xc = x - x.mean(dim=0)

@@ -5,12 +5,14 @@ from typing import Any
 
 import torch
 
+from fennec.metrics._docs import shared_docs
 from fennec.metrics._linalg import MAX_BLOCK_ELEMENTS
 from fennec.metrics._validation import check_choice, check_int, prepare
 
 __all__ = ["knn"]
 
 
+@shared_docs
 def knn(features: Any, labels: Any, *, device: str | torch.device | None = None,
         dtype: torch.dtype = torch.float64, k: int = 5, metric: str = "euclidean") -> float:
     r"""Leave-one-out k-nearest-neighbour accuracy of the features.
@@ -27,16 +29,7 @@ def knn(features: Any, labels: Any, *, device: str | torch.device | None = None,
     `Agostinelli et al. (2022) <https://arxiv.org/abs/2204.01403>`_ and
     `Kornblith et al. (2019) <https://arxiv.org/abs/1805.08974>`_. Higher is better; the score is in [0, 1].
 
-    Parameters
-    ----------
-    features : ndarray or Tensor of shape (n_samples, n_features)
-        Features of the candidate model on the target samples.
-    labels : array-like of shape (n_samples,)
-        Class labels (any values; remapped to ``0..C-1``).
-    device : str or torch.device, optional
-        Where to compute; default: the device of ``features`` if it is a tensor, else the CPU.
-    dtype : torch.dtype, default=torch.float64
-        Computation precision.
+    {features_parameters}
     k : int, default=5
         Number of neighbours (capped at N - 1).
     metric : {"euclidean", "cosine"}, default="euclidean"

@@ -6,6 +6,7 @@ from typing import Any
 import torch
 
 from fennec.errors import InputError
+from fennec.metrics._docs import shared_docs
 from fennec.metrics._linalg import one_hot
 from fennec.metrics._validation import Labels, prepare
 
@@ -14,6 +15,7 @@ __all__ = ["leep", "nce", "expected_empirical_prediction"]
 _ROW_SUM_TOL = 1e-3  # probabilities saved in float16/float32 do not sum to 1 exactly
 
 
+@shared_docs
 def leep(probabilities: Any, labels: Any, *, device: str | torch.device | None = None,
          dtype: torch.dtype = torch.float64) -> float:
     r"""LEEP: Log Expected Empirical Prediction (Nguyen et al., ICML 2020).
@@ -31,12 +33,7 @@ def leep(probabilities: Any, labels: Any, *, device: str | torch.device | None =
     ----------
     probabilities : ndarray or Tensor of shape (n_samples, n_source_classes)
         The source model's softmax outputs on the target samples (rows sum to 1), not its features.
-    labels : array-like of shape (n_samples,)
-        Target class labels (any values; remapped to ``0..C-1``).
-    device : str or torch.device, optional
-        Where to compute; default: the device of ``probabilities`` if it is a tensor, else the CPU.
-    dtype : torch.dtype, default=torch.float64
-        Computation precision.
+    {labels_after_probabilities}
 
     Returns
     -------
@@ -61,6 +58,7 @@ def leep(probabilities: Any, labels: Any, *, device: str | torch.device | None =
     return float(torch.log(eep).mean())
 
 
+@shared_docs
 def nce(probabilities: Any, labels: Any, *, device: str | torch.device | None = None,
         dtype: torch.dtype = torch.float64) -> float:
     r"""NCE: Negative Conditional Entropy of target labels given source labels (Tran et al., ICCV 2019).
@@ -78,12 +76,7 @@ def nce(probabilities: Any, labels: Any, *, device: str | torch.device | None = 
     ----------
     probabilities : ndarray or Tensor of shape (n_samples, n_source_classes)
         The source model's softmax outputs (or logits: only their arg-max is used) on the target samples.
-    labels : array-like of shape (n_samples,)
-        Target class labels (any values; remapped to ``0..C-1``).
-    device : str or torch.device, optional
-        Where to compute; default: the device of ``probabilities`` if it is a tensor, else the CPU.
-    dtype : torch.dtype, default=torch.float64
-        Computation precision.
+    {labels_after_probabilities}
 
     Returns
     -------

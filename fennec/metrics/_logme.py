@@ -10,6 +10,7 @@ import torch
 from scipy.linalg import get_blas_funcs
 
 from fennec.errors import InputError
+from fennec.metrics._docs import shared_docs
 from fennec.metrics._lapack import Tridiagonal, class_sums, gram_lower, serial_blas, use_lapack
 from fennec.metrics._linalg import gram, one_hot, rank_cutoff
 from fennec.metrics._validation import (as_matrix, check_dtype, check_float, check_int, encode_labels,
@@ -20,6 +21,7 @@ __all__ = ["logme"]
 _EPS = 1e-5  # the reference's guard in the alpha and beta updates
 
 
+@shared_docs
 def logme(features: Any, labels: Any, *, device: str | torch.device | None = None,
           dtype: torch.dtype = torch.float64, max_iter: int = 11, tol: float = 1e-3) -> float:
     r"""LogME score of features for a labelled task (You et al., ICML 2021; JMLR 2022, fixed-point variant).
@@ -78,13 +80,7 @@ def logme(features: Any, labels: Any, *, device: str | torch.device | None = Non
 
     Examples
     --------
-    >>> import numpy as np
-    >>> from fennec.metrics import logme
-    >>> rng = np.random.default_rng(0)
-    >>> y = rng.integers(0, 3, size=300)
-    >>> x = rng.normal(size=(300, 8)) + 3 * np.eye(3, 8)[y]
-    >>> logme(x, y) > logme(x, rng.permutation(y))
-    True
+    {separation_example}
     """
     dev = resolve_device(features, device)
     dtype = check_dtype(dtype, "logme")

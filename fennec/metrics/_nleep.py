@@ -7,6 +7,7 @@ from typing import Any, NamedTuple
 import torch
 
 from fennec.errors import ModelFitError
+from fennec.metrics._docs import shared_docs
 from fennec.metrics._leep import expected_empirical_prediction
 from fennec.metrics._linalg import MAX_BLOCK_ELEMENTS, pca
 from fennec.metrics._validation import check_float, check_int, prepare
@@ -16,6 +17,7 @@ __all__ = ["nleep", "gaussian_mixture"]
 _KMEANS_STEPS = 10  # Lloyd steps that initialise the mixture (scikit-learn initialises with k-means too)
 
 
+@shared_docs
 def nleep(features: Any, labels: Any, *, device: str | torch.device | None = None,
           dtype: torch.dtype = torch.float64, variance: float = 0.8, components_per_class: int = 5,
           seed: int = 0, max_iter: int = 100, tol: float = 1e-3, reg_covar: float = 1e-6,
@@ -33,16 +35,7 @@ def nleep(features: Any, labels: Any, *, device: str | torch.device | None = Non
 
     See `Li et al. (2021) <https://arxiv.org/abs/2011.11200>`_. Higher is better; in (0, 1] (<= 0 with ``log``).
 
-    Parameters
-    ----------
-    features : ndarray or Tensor of shape (n_samples, n_features)
-        Features of the candidate model on the target samples.
-    labels : array-like of shape (n_samples,)
-        Class labels (any values; remapped to ``0..C-1``).
-    device : str or torch.device, optional
-        Where to compute; default: the device of ``features`` if it is a tensor, else the CPU.
-    dtype : torch.dtype, default=torch.float64
-        Computation precision.
+    {features_parameters}
     variance : float, default=0.8
         Fraction of the variance the PCA keeps.
     components_per_class : int, default=5
@@ -71,13 +64,7 @@ def nleep(features: Any, labels: Any, *, device: str | torch.device | None = Non
 
     Examples
     --------
-    >>> import numpy as np
-    >>> from fennec.metrics import nleep
-    >>> rng = np.random.default_rng(0)
-    >>> y = rng.integers(0, 3, size=300)
-    >>> x = rng.normal(size=(300, 8)) + 3 * np.eye(3, 8)[y]
-    >>> nleep(x, y) > nleep(x, rng.permutation(y))
-    True
+    {separation_example}
     """
     x, lab = prepare(features, labels, metric="nleep", device=device, dtype=dtype)
     variance = check_float(variance, "variance", "nleep", low=0.0, high=1.0)

@@ -6,12 +6,14 @@ from typing import Any
 import torch
 
 from fennec.errors import InputError
+from fennec.metrics._docs import shared_docs
 from fennec.metrics._linalg import check_pca_components, pca
 from fennec.metrics._validation import prepare
 
 __all__ = ["parc"]
 
 
+@shared_docs
 def parc(features: Any, labels: Any, *, device: str | torch.device | None = None,
          dtype: torch.dtype = torch.float64, n_components: int | float | None = 32) -> float:
     r"""PARC (Bolya et al., NeurIPS 2021).
@@ -28,16 +30,7 @@ def parc(features: Any, labels: Any, *, device: str | torch.device | None = None
     per dimension. See `Bolya, Mittapalli & Hoffman (2021) <https://arxiv.org/abs/2111.06977>`_. Higher is better;
     the score is in [-100, 100].
 
-    Parameters
-    ----------
-    features : ndarray or Tensor of shape (n_samples, n_features)
-        Features of the candidate model on the target samples.
-    labels : array-like of shape (n_samples,)
-        Class labels (any values; remapped to ``0..C-1``).
-    device : str or torch.device, optional
-        Where to compute; default: the device of ``features`` if it is a tensor, else the CPU.
-    dtype : torch.dtype, default=torch.float64
-        Computation precision.
+    {features_parameters}
     n_components : int or float or None, default=32
         PCA reduction before comparing (the authors' setting is 32 dimensions); ``None`` keeps all features.
 
@@ -59,13 +52,7 @@ def parc(features: Any, labels: Any, *, device: str | torch.device | None = None
 
     Examples
     --------
-    >>> import numpy as np
-    >>> from fennec.metrics import parc
-    >>> rng = np.random.default_rng(0)
-    >>> y = rng.integers(0, 3, size=300)
-    >>> x = rng.normal(size=(300, 8)) + 3 * np.eye(3, 8)[y]
-    >>> parc(x, y) > parc(x, rng.permutation(y))
-    True
+    {separation_example}
     """
     x, lab = prepare(features, labels, metric="parc", device=device, dtype=dtype)
     if int(lab.counts.max()) < 2:

@@ -9,6 +9,7 @@ import torch
 from scipy.linalg import get_blas_funcs
 
 from fennec.errors import InputError
+from fennec.metrics._docs import shared_docs
 from fennec.metrics._lapack import (cholesky_solve_lower, class_sums, gram_lower, mirror_lower, row_sums_lower,
                                     serial_blas, use_lapack)
 from fennec.metrics._linalg import check_pca_components, class_means, gram, pca, spd_solve
@@ -23,6 +24,7 @@ _CONSTANT_WITHIN_CLASSES = ("`features` of `sfda` are constant within every clas
 _CONSTANT_HINT = "give at least one class two samples with different features"
 
 
+@shared_docs
 def sfda(features: Any, labels: Any, *, device: str | torch.device | None = None,
          dtype: torch.dtype = torch.float64, n_components: int | float | None = None) -> float:
     r"""SFDA score of features for a classification task (Shao et al., ECCV 2022).
@@ -78,13 +80,7 @@ def sfda(features: Any, labels: Any, *, device: str | torch.device | None = None
 
     Examples
     --------
-    >>> import numpy as np
-    >>> from fennec.metrics import sfda
-    >>> rng = np.random.default_rng(0)
-    >>> y = rng.integers(0, 3, size=300)
-    >>> x = rng.normal(size=(300, 8)) + 3 * np.eye(3, 8)[y]
-    >>> sfda(x, y) > sfda(x, rng.permutation(y))
-    True
+    {separation_example}
     """
     x, lab = prepare(features, labels, metric="sfda", device=device, dtype=dtype)
     if n_components is not None:

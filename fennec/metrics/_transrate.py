@@ -6,12 +6,14 @@ from typing import Any
 import torch
 
 from fennec.errors import ModelFitError
+from fennec.metrics._docs import shared_docs
 from fennec.metrics._linalg import class_blocks
 from fennec.metrics._validation import check_float, prepare
 
 __all__ = ["transrate"]
 
 
+@shared_docs
 def transrate(features: Any, labels: Any, *, device: str | torch.device | None = None,
               dtype: torch.dtype = torch.float64, eps: float = 1e-4) -> float:
     r"""TransRate (Huang et al., ICML 2022).
@@ -26,16 +28,7 @@ def transrate(features: Any, labels: Any, *, device: str | torch.device | None =
 
     See `Huang et al. (2022) <https://proceedings.mlr.press/v162/huang22d.html>`_. Higher is better.
 
-    Parameters
-    ----------
-    features : ndarray or Tensor of shape (n_samples, n_features)
-        Features of the candidate model on the target samples.
-    labels : array-like of shape (n_samples,)
-        Class labels (any values; remapped to ``0..C-1``).
-    device : str or torch.device, optional
-        Where to compute; default: the device of ``features`` if it is a tensor, else the CPU.
-    dtype : torch.dtype, default=torch.float64
-        Computation precision.
+    {features_parameters}
     eps : float, default=1e-4
         Distortion of the coding rate (the authors' default).
 
@@ -52,13 +45,7 @@ def transrate(features: Any, labels: Any, *, device: str | torch.device | None =
 
     Examples
     --------
-    >>> import numpy as np
-    >>> from fennec.metrics import transrate
-    >>> rng = np.random.default_rng(0)
-    >>> y = rng.integers(0, 3, size=300)
-    >>> x = rng.normal(size=(300, 8)) + 3 * np.eye(3, 8)[y]
-    >>> transrate(x, y) > transrate(x, rng.permutation(y))
-    True
+    {separation_example}
     """
     x, lab = prepare(features, labels, metric="transrate", device=device, dtype=dtype)
     eps = check_float(eps, "eps", "transrate", low=0.0)

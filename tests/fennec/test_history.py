@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import fennec.history as history_module
+import fennec.history._store as history_module  # the module of the insert loop, patched below
 from fennec.errors import DataNotFoundError, HistoryFormatError, InputError, UnknownNameError
 from fennec.history import AGGREGATES, SCHEMA_VERSION, TransferHistory, TransferRecord
 
@@ -494,7 +494,7 @@ def test_reader_while_another_process_appends(tmp_path):
     csv = tmp_path / "more.csv"
     _big_table(50_000, seed=2).to_csv(csv, index=False)
     # Small chunks: many executemany calls inside the one transaction, so a reader could catch a partial file.
-    code = "import sys, fennec.history as h; h._CHUNK = 1000; h.TransferHistory(sys.argv[1]).add(sys.argv[2])"
+    code = "import sys, fennec.history._store as h; h._CHUNK = 1000; h.TransferHistory(sys.argv[1]).add(sys.argv[2])"
     writer = subprocess.Popen([sys.executable, "-c", code, str(path), str(csv)], stderr=subprocess.PIPE)
     counts = []
     while writer.poll() is None:

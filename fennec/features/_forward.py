@@ -1,0 +1,99 @@
+"""The uncached forward passes: decode and preprocess (one batch ahead in a thread), run the model, collect.
+
+With a head, a forward hook on it captures its input (the penultimate feature) and its output (the logits);
+without one, the model's output is the feature (4-D outputs averaged over space).
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from fennec.errors import InputError
+from fennec.features._preprocess import PreprocessConfig, preprocess_images
+from fennec.features._registry import ModelSpec
+from fennec.features._result import Features
+from fennec.tasks import Task
+
+__all__ = ["run"]
+
+
+
+def run(spec: ModelSpec, module: nn.Module, task: Task, batch_size: int, device: torch.device,
+         progress: bool | None, prefetch: bool) -> Features:
+    """The uncached forward passes: decode and preprocess (optionally one batch ahead), forward, collect."""
+    module = module.to(device).eval()
+    captured: dict[str, torch.Tensor] = {}
+    hook = None
+    if spec.head:
+        head_module = module.get_submodule(spec.head)
+        hook = head_module.register_forward_hook(
+            lambda _m, inputs, output: captured.update(features=inputs[0], logits=output))
+    feats, logits, kept = [], [], []
+    timings = {"load": 0.0, "forward": 0.0}
+    start = time.perf_counter()
+    bar = tqdm(total=task.n_images, unit="img", desc=f"features {spec.name}", disable=_disabled(progress))
+    try:
+        for indices, batch, load_seconds in _batches(task, spec.preprocess, batch_size, prefetch):
+            timings["load"] += load_seconds
+            tic = time.perf_counter()
+            with torch.inference_mode():
+                output = module(batch.to(device, non_blocking=True))
+            if spec.head:
+                feats.append(_flat(captured["features"]))
+                logits.append(captured["logits"].float().cpu().numpy())
+            else:
+                feats.append(_flat(output))
+            timings["forward"] += time.perf_counter() - tic
+            kept.append(indices)
+            bar.update(len(indices))
+    finally:
+        bar.close()
+        if hook is not None:
+            hook.remove()
+    timings["total"] = time.perf_counter() - start
+    if not kept:
+        raise InputError(f"No readable image in task {task.name!r}.", hint="check the files are valid images")
+    indices = np.concatenate(kept)
+    return Features(np.concatenate(feats), task.labels[indices], indices,
+                    np.concatenate(logits) if logits else None, spec.name, timings)
+
+
+def _flat(output: torch.Tensor) -> np.ndarray:
+    if output.ndim == 4:  # (n, c, h, w) feature map: global average pool
+        output = output.mean(dim=(2, 3))
+    return output.reshape(output.shape[0], -1).float().cpu().numpy()
+
+
+def _batches(task: Task, config: PreprocessConfig, batch_size: int,
+             prefetch: bool) -> Iterator[tuple[np.ndarray, torch.Tensor, float]]:
+    """``(indices, input batch, seconds spent decoding and preprocessing it)``, one batch ahead when prefetching."""
+    source = task.iter_batches(batch_size, draft_size=config.resize_size)
+
+    def produce() -> tuple[np.ndarray, torch.Tensor, float] | None:
+        tic = time.perf_counter()
+        item = next(source, None)
+        if item is None:
+            return None
+        indices, images = item
+        return indices, preprocess_images(images, config), time.perf_counter() - tic
+
+    if not prefetch:
+        while (item := produce()) is not None:
+            yield item
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fennec-decode") as pool:
+        pending = pool.submit(produce)
+        while (item := pending.result()) is not None:
+            pending = pool.submit(produce)
+            yield item
+
+
+def _disabled(progress: bool | None) -> bool | None:
+    """tqdm's ``disable``: ``None`` lets tqdm hide the bar when stderr is not a terminal."""
+    return None if progress is None else not progress
