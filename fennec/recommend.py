@@ -10,9 +10,10 @@ and a candidate's weights are available locally, blends in a cold-start metric c
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -23,6 +24,9 @@ from .scoring import cannot_rank
 from .side_features import TaskFeaturizer, model_side_features
 from .space import TransferSpace
 from .workspace import Workspace, WorkspaceError
+
+if TYPE_CHECKING:
+    from .execution import Engine
 
 __all__ = ["Recommender", "Recommendation", "NextPicks"]
 
@@ -101,10 +105,14 @@ class Recommender:
     ----------
     workspace : Workspace
         An opened workspace (:meth:`fennec.workspace.Workspace.open`).
+    engine : Engine, optional
+        Where the metric fallback scores its candidates, one unit per model (default: the workspace config's
+        ``execution`` section, else in this process; see :mod:`fennec.execution`).
     """
 
-    def __init__(self, workspace: Workspace) -> None:
+    def __init__(self, workspace: Workspace, engine: Engine | None = None) -> None:
         self.workspace = workspace
+        self.engine = engine
 
     # ------------------------------------------------------------------ training
     def _cards(self, records: pd.DataFrame) -> tuple[dict[str, ModelCard], dict[str, TaskCard]]:
@@ -284,18 +292,36 @@ class Recommender:
         if not hasattr(task, "iter_batches"):
             return None  # a card alone has no images to compute a metric on
         from .features import list_models
-        from .scoring import score_models
 
         local = set(list_models())
         candidates = [m for m in ids[: max(k, policy["top"]) * 3] if m in local][: policy["top"]]
         if len(candidates) < 2:
             return None
-        rows = score_models(task, candidates, metric)
+        rows = self._score_candidates(task, candidates, metric)
+        if len(rows) < 2:
+            return None
         metric_scores = {r["model"]: r["score"] for r in rows}
         blended = _blend(ids, scores, confidence, metric_scores)
         order = np.argsort(-blended, kind="stable")
         return {"metric": metric, "models": metric_scores, "reason": reason,
                 "_ranked": (ids[order], blended[order], confidence[order])}
+
+    def _score_candidates(self, task: Any, candidates: list[str], metric: str) -> list[dict[str, Any]]:
+        """The metric's rows of the candidates that could be scored (the fallback is a refinement: a candidate that
+        fails is left to the space's score, with a warning naming it)."""
+        from .execution import UnitsFailedError, create_engine
+        from .scoring import score_models
+
+        engine = self.engine or create_engine(config=self.workspace.config.get("execution"))
+        try:
+            return score_models(task, candidates, metric, engine=engine)
+        except UnitsFailedError as exc:
+            warnings.warn(f"The {metric} fallback could not score {', '.join(exc.failed_units)} ({exc}); "
+                          "they keep the space's score.", stacklevel=3)
+            return exc.partial
+        finally:
+            if engine is not self.engine:
+                engine.close()
 
     def _explain(self, space: TransferSpace, features: np.ndarray, models: list[str],
                  version: str) -> dict[str, Any]:
