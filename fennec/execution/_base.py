@@ -88,12 +88,16 @@ class MapResult:
 
     def check(self, partial: Any = None) -> MapResult:
         """``self`` when every unit completed, else :class:`UnitsFailedError` carrying ``partial`` (default: the
-        completed values), the first failure's exception as its cause."""
+        completed values), the first failure's exception as its cause. A job of one unit raises that unit's own
+        error where the engine has it (clearer than a list of one)."""
         if self.ok:
             return self
-        error = UnitsFailedError(self.failures, self.values if partial is None else partial,
-                                 len(self.values) + len(self.failures))
-        raise error from self.failures[0].exception
+        total = len(self.values) + len(self.failures)
+        first = self.failures[0].exception
+        if total == 1 and first is not None and not isinstance(first, UnitsFailedError):
+            raise first
+        error = UnitsFailedError(self.failures, self.values if partial is None else partial, total)
+        raise error from first
 
 
 class Engine(ABC):

@@ -34,7 +34,7 @@ class _Deterministic:
     retry it)."""
 
     def __init__(self, exc: BaseException) -> None:
-        self.failure = UnitFailure.of("", exc)
+        self.exception = exc
 
 
 def _ray_unit(fn: Callable[..., Any], setup: Callable[[], Any] | None, key: str | None, item: Any) -> Any:
@@ -130,7 +130,7 @@ class RayEngine(Engine):
         except ray.exceptions.RayError as exc:  # the worker or its node died (after Ray's retries)
             return UnitFailure.of(unit, exc)
         if isinstance(value, _Deterministic):
-            return UnitFailure(unit, value.failure.error)
+            return UnitFailure.of(unit, value.exception)
         return value
 
     def close(self) -> None:
