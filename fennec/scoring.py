@@ -19,11 +19,12 @@ if TYPE_CHECKING:
 __all__ = ["cannot_rank", "score_model", "score_models"]
 
 
-def score_models(task: Any, models: list[str], metric: str, *, batch_size: int = 32, device: str | None = None,
+def score_models(task: Any, models: list[Any], metric: str, *, batch_size: int = 32, device: str | None = None,
                  cache: bool = True, engine: Engine | None = None) -> list[dict[str, Any]]:
     """Score every model on ``task`` with ``metric``; rows ``{rank, model, score, n_images, seconds}``, best first.
 
-    Each model is one unit of ``engine`` (default: :class:`~fennec.execution.LocalEngine`, in this process): its
+    ``models`` holds registered names (:func:`fennec.features.list_models`) or :class:`~fennec.features.ModelSpec`
+    objects. Each model is one unit of ``engine`` (default: :class:`~fennec.execution.LocalEngine`, in this process): its
     features on the task's images, then the metric. A progress bar counts the models.
 
     Raises
@@ -43,7 +44,7 @@ def score_models(task: Any, models: list[str], metric: str, *, batch_size: int =
     metrics.get(metric)
     # specs, not names: a model registered in this process only is unknown to another process's registry (and a
     # typo fails here, before minutes are spent on the other models)
-    specs = {name: get_model_spec(name) for name in models}
+    specs = {m.name: m for m in (get_model_spec(m) if isinstance(m, str) else m for m in models)}
     task.require_classes(2, purpose=f"the {metric} metric")
     unit = functools.partial(score_model, task, metric=metric, batch_size=batch_size, device=device, cache=cache)
     result = (engine or LocalEngine()).map(unit, specs, gpu=True, desc=f"{metric} models")
