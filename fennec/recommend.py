@@ -10,7 +10,6 @@ and a candidate's weights are available locally, blends in a cold-start metric c
 from __future__ import annotations
 
 import json
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -337,12 +336,14 @@ class Recommender:
         if not hasattr(task, "iter_batches"):
             return None  # a card alone has no images to compute a metric on
         from .features import list_models
+        from .scoring import score_candidates
 
         local = set(list_models())
         candidates = [m for m in ids[: max(k, policy["top"]) * 3] if m in local][: policy["top"]]
         if len(candidates) < 2:
             return None
-        rows = self._score_candidates(task, candidates, metric)
+        rows = score_candidates(task, candidates, metric, engine=self.engine,
+                                execution=self.workspace.config.get("execution"))
         if len(rows) < 2:
             return None
         metric_scores = {r["model"]: r["score"] for r in rows}
@@ -350,23 +351,6 @@ class Recommender:
         order = np.argsort(-blended, kind="stable")
         return {"metric": metric, "models": metric_scores, "reason": reason,
                 "_ranked": (ids[order], blended[order], confidence[order])}
-
-    def _score_candidates(self, task: Any, candidates: list[str], metric: str) -> list[dict[str, Any]]:
-        """The metric's rows of the candidates that could be scored (the fallback is a refinement: a candidate that
-        fails is left to the space's score, with a warning naming it)."""
-        from .execution import UnitsFailedError, create_engine
-        from .scoring import score_models
-
-        engine = self.engine or create_engine(config=self.workspace.config.get("execution"))
-        try:
-            return score_models(task, candidates, metric, engine=engine)
-        except UnitsFailedError as exc:
-            warnings.warn(f"The {metric} fallback could not score {', '.join(exc.failed_units)} ({exc}); "
-                          "they keep the space's score.", stacklevel=3)
-            return exc.partial
-        finally:
-            if engine is not self.engine:
-                engine.close()
 
     def _explain(self, space: TransferSpace, features: np.ndarray, models: list[str],
                  version: str) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import time
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -16,7 +17,7 @@ from fennec.errors import InputError
 if TYPE_CHECKING:
     from fennec.execution import Engine
 
-__all__ = ["cannot_rank", "score_model", "score_models"]
+__all__ = ["cannot_rank", "score_candidates", "score_model", "score_models"]
 
 
 def score_models(task: Any, models: list[Any], metric: str, *, batch_size: int = 32, device: str | None = None,
@@ -53,6 +54,25 @@ def score_models(task: Any, models: list[Any], metric: str, *, batch_size: int =
         row["rank"] = rank
     result.check(partial=rows)
     return rows
+
+
+def score_candidates(task: Any, models: list[Any], metric: str, *, engine: Engine | None = None,
+                     execution: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The rows of :func:`score_models` for the models that could be scored, on ``engine`` (default: the one the
+    workspace config's ``execution`` section names). The recommender's fallback is a refinement: a model that fails
+    keeps the space's score, with a warning naming it."""
+    from fennec.execution import UnitsFailedError, create_engine
+
+    runner = engine or create_engine(config=execution)
+    try:
+        return score_models(task, models, metric, engine=runner)
+    except UnitsFailedError as exc:
+        warnings.warn(f"The {metric} fallback could not score {', '.join(exc.failed_units)} ({exc}); "
+                      "they keep the space's score.", stacklevel=3)
+        return exc.partial
+    finally:
+        if runner is not engine:
+            runner.close()
 
 
 def score_model(task: Any, model: Any, *, metric: str, batch_size: int = 32, device: str | None = None,
