@@ -54,14 +54,17 @@ def _unit(tasks: dict[str, Task], device: str | None, pair: tuple[str, Any]) -> 
 
 
 def _warm(_: int) -> int:
-    """Import torch and fennec's feature code in a worker before the clock starts."""
+    """Import torch, fennec's feature code and the mini-zoo in a worker before the clock starts (the short wait
+    keeps one worker from taking every warm-up unit while another is still starting)."""
+    import benchmark.minizoo  # noqa: F401
     import fennec.features  # noqa: F401
 
+    time.sleep(0.5)
     return os.getpid()
 
 
 def _time(engine: Any, units: dict[str, Any], tasks: dict[str, Task], device: str | None) -> tuple[float, dict]:
-    engine.map(_warm, {str(i): i for i in range(4)}, progress=False).check()
+    engine.map(_warm, {str(i): i for i in range(8)}, progress=False).check()
     tic = time.perf_counter()
     result = engine.map(functools.partial(_unit, tasks, device), units, desc="units").check()
     return time.perf_counter() - tic, result.values
@@ -107,8 +110,9 @@ def _report(walls: dict[str, float], values: dict[str, dict], n: int) -> None:
         pairs = [(values[name][u]["score"], values["local"][u]["score"]) for u in values["local"]]
         same = sum(a == b for a, b in pairs)
         worst = max(abs(a - b) / max(abs(b), 1e-12) for a, b in pairs)
-        print(f"{name:<8} {wall:7.2f} s  ({wall / n:.3f} s per unit)  scores identical to local: {same}/{len(pairs)}"
-              f" (largest relative difference {worst:.1e})")
+        busy = sum(row["seconds"] for row in values[name].values())
+        print(f"{name:<8} {wall:7.2f} s  ({wall / n:.3f} s per unit, units busy {busy:.1f} s)  scores identical to "
+              f"local: {same}/{len(pairs)} (largest relative difference {worst:.1e})")
     if "ray x2" in walls:
         print(f"ratios: ray x1 / local {walls['ray x1'] / walls['local']:.2f}, "
               f"speed-up of 2 workers over 1: {walls['ray x1'] / walls['ray x2']:.2f}x")
