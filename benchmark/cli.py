@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from fennec.cli import engine_options
+
 from .protocols import BUDGETS, PROTOCOLS
 
 __all__ = ["cli"]
@@ -99,22 +101,32 @@ def run_command(history: str, protocol: str, method: str, k: int, draws: int, bu
 @click.argument("config", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Report directory (default: from config).")
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Evaluations run at once, each in its own process with its share of the cores.")
+              help="Evaluations run at once on the local engine, each in its own process with its share of the cores.")
 @click.option("--resume", is_flag=True, help="Keep what an interrupted run of this suite finished; run the rest.")
-def suite_command(config: Path, out: Path | None, jobs: int, resume: bool) -> None:
+@engine_options
+def suite_command(config: Path, out: Path | None, jobs: int, resume: bool, engine: str | None,
+                  address: str | None) -> None:
     """Run every (benchmark, protocol, method) of a suite YAML and write a Markdown report with a plot.
 
     Prints one line per finished evaluation. Each is also appended to OUT/results.partial.jsonl, so an
-    interrupted suite restarted with --resume runs only what is missing.
+    interrupted suite (or one where some evaluations failed: they are listed at the end) restarted with --resume
+    runs only what is missing. Each evaluation is one unit of the engine: --jobs local processes, or Ray.
 
     \b
     Examples:
       python -m benchmark suite configs/suite-main.yaml --out reports/main
       python -m benchmark suite configs/suite-main.yaml --jobs 2 --resume
+      python -m benchmark suite configs/suite-main.yaml --engine ray --address auto
     """
     import time
 
+    from fennec.execution import create_engine
+
     from .reports import run_suite
+
+    if jobs > 1 and (engine == "ray" or address):
+        raise click.BadParameter("--jobs sets the local engine's processes; Ray runs as many evaluations as the "
+                                 "cluster has CPUs", param_hint="--jobs")
 
     started = time.monotonic()
 
@@ -125,7 +137,8 @@ def suite_command(config: Path, out: Path | None, jobs: int, resume: bool) -> No
         click.echo(f"[{done}/{total}] {time.monotonic() - started:6.0f}s  {result['benchmark']:<15} "
                    f"{result['run']:<28} {result['method']:<15} {measure} {shown}", err=True)
 
-    report = run_suite(config, out, jobs=jobs, resume=resume, on_result=progress)
+    with create_engine(engine, address=address, jobs=jobs) as runner:
+        report = run_suite(config, out, resume=resume, on_result=progress, engine=runner)
     click.echo(f"wrote {report}")
 
 

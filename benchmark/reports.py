@@ -13,22 +13,21 @@ A suite file::
       - {protocol: cold-model, seeds: 5}
 
 Methods that need published scores a benchmark lacks are skipped for it (and listed as such in the report).
-Evaluations can run in parallel processes (``jobs``), and an interrupted suite resumes where it stopped
-(``resume``): each finished evaluation is appended to ``out/results.partial.jsonl`` as it ends.
+Each evaluation is one unit of a :mod:`fennec.execution` engine: in this process, in parallel local processes
+(``jobs``) or on Ray. An interrupted suite resumes where it stopped (``resume``): each finished evaluation is
+appended to ``out/results.partial.jsonl`` as it ends, so evaluations that failed are all that a resume reruns.
 """
 from __future__ import annotations
 
 import json
-import multiprocessing
-import os
-from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from fennec.errors import InputError
+from fennec.execution import Engine, LocalEngine, MapResult, UnitFailure
 
 from .calibration import calibration_rows, plot_reliability
 from .loaders import load
@@ -69,18 +68,15 @@ def _evaluate_job(job: Job) -> dict[str, Any]:
     return result
 
 
-def _limit_threads(threads: int) -> None:
-    """Worker initializer: each of ``jobs`` processes gets its share of the cores (torch and BLAS alike), since
-    oversubscribed threads make every job many times slower."""
-    import torch
-    from threadpoolctl import threadpool_limits
-
-    torch.set_num_threads(threads)
-    threadpool_limits(threads)
+def _job_id(job: Job) -> str:
+    """A readable unit id of an evaluation (how a failed one is named)."""
+    name, run, method = job
+    return f"{name} | {_run_label(run)} | {method}"
 
 
 def run_suite(config_path: Path, out: Path | None = None, *, jobs: int = 1, resume: bool = False,
-              on_result: Callable[[int, int, dict[str, Any]], None] | None = None) -> Path:
+              on_result: Callable[[int, int, dict[str, Any]], None] | None = None,
+              engine: Engine | None = None) -> Path:
     """Run the suite described by ``config_path``; returns the path of the written Markdown report.
 
     Parameters
@@ -90,12 +86,21 @@ def run_suite(config_path: Path, out: Path | None = None, *, jobs: int = 1, resu
     out : Path, optional
         Report directory (default: the file's ``out``, else ``reports/<name>``).
     jobs : int, default=1
-        Evaluations run at once, in as many processes (each with ``cpu_count // jobs`` threads).
+        Evaluations run at once, in as many local processes (each with ``cpu_count // jobs`` threads); the local
+        engine's ``jobs`` when no ``engine`` is given.
     resume : bool, default=False
         Keep the evaluations an interrupted run of the same suite already finished (``out/results.partial.jsonl``,
         written as each one ends) and run only the others.
     on_result : callable, optional
         Called as ``on_result(done, total, result)`` after each evaluation (progress reporting).
+    engine : Engine, optional
+        Where the evaluations run, one unit each (default: ``LocalEngine(jobs)``).
+
+    Raises
+    ------
+    UnitsFailedError
+        Some evaluations failed (named by benchmark, run and method); the others are kept in
+        ``out/results.partial.jsonl`` and ``resume=True`` runs only the failed ones.
     """
     try:
         config = yaml.safe_load(Path(config_path).read_text())
@@ -113,18 +118,31 @@ def run_suite(config_path: Path, out: Path | None = None, *, jobs: int = 1, resu
     done = _finished(partial, planned) if resume else {}
     if not resume:
         partial.unlink(missing_ok=True)
-    todo = [job for job in planned if _job_key(*job) not in done]
-    with partial.open("a") as log:
-        for result, job in _execute(todo, jobs):
-            done[_job_key(*job)] = result
-            log.write(json.dumps({"key": _job_key(*job), "result": result}) + "\n")
-            log.flush()
-            if on_result:
-                on_result(len(done), len(planned), result)
+    todo = {_job_id(job): job for job in planned if _job_key(*job) not in done}
+    _run_jobs(todo, engine or LocalEngine(jobs), partial, done,
+              (lambda result: on_result(len(done), len(planned), result)) if on_result else None)
     results = [done[_job_key(*job)] for job in planned]
     (out / "results.json").write_text(json.dumps(results, indent=1))
     partial.unlink(missing_ok=True)
     return write_report(results, out, title=config.get("name", "suite"), source=str(config_path), methods=methods)
+
+
+def _run_jobs(todo: dict[str, Job], engine: Engine, partial: Path, done: dict[str, dict[str, Any]],
+              on_result: Callable[[dict[str, Any]], None] | None) -> None:
+    """Run ``todo`` on ``engine``, appending each result to ``partial`` (and to ``done``) as it finishes; the
+    failed evaluations are raised together at the end, after the others completed."""
+    finished, failures = {}, {}
+    with partial.open("a") as log:
+        for unit, result in engine.imap(_evaluate_job, todo):
+            if isinstance(result, UnitFailure):  # the others go on; resume reruns only the failed ones
+                failures[unit] = result
+                continue
+            finished[unit] = done[_job_key(*todo[unit])] = result
+            log.write(json.dumps({"key": _job_key(*todo[unit]), "result": result}) + "\n")
+            log.flush()
+            if on_result:
+                on_result(result)
+    MapResult(finished, [failures[u] for u in todo if u in failures]).check(partial=done)
 
 
 def _finished(partial: Path, planned: list[Job]) -> dict[str, dict[str, Any]]:
@@ -140,20 +158,6 @@ def _finished(partial: Path, planned: list[Job]) -> dict[str, dict[str, Any]]:
             if entry.get("key") in wanted:
                 done[entry["key"]] = entry["result"]
     return done
-
-
-def _execute(todo: list[Job], jobs: int) -> Iterator[tuple[dict[str, Any], Job]]:
-    """Results of ``todo`` as they finish (in order with one job; in parallel processes with more)."""
-    if jobs == 1 or len(todo) < 2:
-        for job in todo:
-            yield _evaluate_job(job), job
-        return
-    threads = max(1, (os.cpu_count() or 1) // jobs)
-    context = multiprocessing.get_context("spawn")  # torch is not fork-safe once its threads started
-    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_limit_threads, initargs=(threads,)) as pool:
-        futures = {pool.submit(_evaluate_job, job): job for job in todo}
-        for future in as_completed(futures):
-            yield future.result(), futures[future]
 
 
 def _cell(value: float | None) -> str:

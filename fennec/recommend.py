@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -24,6 +24,9 @@ from .scoring import cannot_rank
 from .side_features import TaskFeaturizer, model_side_features
 from .space import LEVELS, TaskPrediction, TransferSpace
 from .workspace import DEFAULT_CONFIG, Workspace, WorkspaceError
+
+if TYPE_CHECKING:
+    from .execution import Engine
 
 __all__ = ["Recommender", "Recommendation", "NextPicks"]
 
@@ -118,10 +121,14 @@ class Recommender:
     ----------
     workspace : Workspace
         An opened workspace (:meth:`fennec.workspace.Workspace.open`).
+    engine : Engine, optional
+        Where the metric fallback scores its candidates, one unit per model (default: the workspace config's
+        ``execution`` section, else in this process; see :mod:`fennec.execution`).
     """
 
-    def __init__(self, workspace: Workspace) -> None:
+    def __init__(self, workspace: Workspace, engine: Engine | None = None) -> None:
         self.workspace = workspace
+        self.engine = engine
 
     # ------------------------------------------------------------------ training
     def _cards(self, records: pd.DataFrame) -> tuple[dict[str, ModelCard], dict[str, TaskCard]]:
@@ -329,13 +336,16 @@ class Recommender:
         if not hasattr(task, "iter_batches"):
             return None  # a card alone has no images to compute a metric on
         from .features import list_models
-        from .scoring import score_models
+        from .scoring import score_candidates
 
         local = set(list_models())
         candidates = [m for m in ids[: max(k, policy["top"]) * 3] if m in local][: policy["top"]]
         if len(candidates) < 2:
             return None
-        rows = score_models(task, candidates, metric)
+        rows = score_candidates(task, candidates, metric, engine=self.engine,
+                                execution=self.workspace.config.get("execution"))
+        if len(rows) < 2:
+            return None
         metric_scores = {r["model"]: r["score"] for r in rows}
         blended = _blend(ids, scores, confidence, metric_scores)
         order = np.argsort(-blended, kind="stable")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import secrets
 import shutil
 import tempfile
 from pathlib import Path
@@ -39,3 +40,27 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+# Ray's token authentication stays on for the Ray instance the tests start, with a token of this run (so nothing is
+# written to ~/.ray). Set at import: Ray reads it once, when it is first imported.
+os.environ["RAY_AUTH_MODE"] = "token"
+os.environ["RAY_AUTH_TOKEN"] = secrets.token_hex(16)
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """A local Ray instance for the session (2 CPUs, no dashboard), token authentication checked to be in force.
+    Skips when Ray is not installed (``pip install 'fennec[ray]'``)."""
+    ray = pytest.importorskip("ray", reason="the ray engine's tests need Ray: pip install 'fennec[ray]'")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        from ray._raylet import (  # no public API tells the mode
+            AuthenticationMode,
+            get_authentication_mode,
+        )
+
+        assert get_authentication_mode() == AuthenticationMode.TOKEN
+        yield ray
+    finally:
+        ray.shutdown()

@@ -14,8 +14,9 @@ import click
 
 from archi2vec import run_click as _run_click
 from fennec import config
+from fennec.cli._common import engine_options
 
-__all__ = ["cli", "main", "run_click"]
+__all__ = ["cli", "engine_options", "main", "run_click"]
 
 # module name -> command name; modules are imported lazily so `fennec --help` stays fast.
 _GROUPS: dict[str, str] = {

@@ -10,7 +10,8 @@ import click
 
 from fennec import config
 
-__all__ = ["workspace_option", "json_option", "open_workspace", "emit_json", "print_table"]
+__all__ = ["cli_engine", "emit_json", "engine_options", "json_option", "open_workspace", "print_table",
+           "workspace_option"]
 
 workspace_option = click.option(
     "--workspace", "-w", "workspace", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -18,11 +19,34 @@ workspace_option = click.option(
 json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON instead of a table.")
 
 
+def engine_options(func: Any) -> Any:
+    """``--engine`` and ``--address``: where a command's units run (default: the workspace config, else local)."""
+    func = click.option("--address", default=None,
+                        help="Ray cluster: auto (this machine's `ray start` cluster) or ray://HOST:PORT; implies "
+                             "--engine ray. Default: a new local Ray instance.")(func)
+    return click.option("--engine", type=click.Choice(["local", "ray"]), default=None,
+                        help="Run the units here (local) or on Ray (pip install 'fennec[ray]'). Default: the "
+                             "workspace config's execution.engine, else local.")(func)
+
+
 def open_workspace(path: Path | None):
     """The workspace at ``path`` (or the default one), with fennec's clear errors when it is not one."""
     from fennec.workspace import Workspace
 
     return Workspace.open(path or config.workspace_dir())
+
+
+def cli_engine(engine: str | None, address: str | None, workspace: Path | None = None, *, jobs: int | None = None):
+    """The engine of ``--engine``/``--address`` over the workspace config's ``execution`` section (the workspace
+    named, else the default directory when it is one; a command that needs no workspace runs without)."""
+    from fennec.execution import create_engine
+    from fennec.workspace import Workspace
+
+    path = workspace or config.workspace_dir()
+    settings = None
+    if workspace is not None or (path / "workspace.json").is_file():
+        settings = Workspace.open(path).config.get("execution")
+    return create_engine(engine, address=address, jobs=jobs, config=settings)
 
 
 def emit_json(payload: Any) -> None:

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import click
 
-from ._common import (confidence_line, emit_json, interval_text, json_option, open_workspace, print_table,
-                      workspace_option)
+from ._common import (cli_engine, confidence_line, emit_json, engine_options, interval_text, json_option, open_workspace,
+                      print_table, workspace_option)
 from .embed import load_cli_task, task_options, warnings_as_lines
 
 __all__ = ["command"]
@@ -22,10 +22,12 @@ __all__ = ["command"]
 @click.option("--explain", is_flag=True, help="Show the nearest historical tasks and how each model did there.")
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), help="Write a PNG of the ranking here.")
 @click.option("--description", default="", help="One line saying what the task predicts (helps place it).")
+@engine_options
 @workspace_option
 @json_option
 def command(task_dir: str, max_per_class: int, max_images: int, seed: int, k: int, fallback: str, explain: bool,
-            plot: Path | None, description: str, workspace: Path | None, as_json: bool) -> None:
+            plot: Path | None, description: str, engine: str | None, address: str | None, workspace: Path | None,
+            as_json: bool) -> None:
     """Rank models for the task in TASK_DIR (TASK_DIR/<class name>/*.jpg|png, or a path,label CSV).
 
     \b
@@ -33,6 +35,7 @@ def command(task_dir: str, max_per_class: int, max_images: int, seed: int, k: in
       fennec recommend ./my_task -w ws --top 5
       fennec recommend ./my_task -w ws --explain --plot ranking.png
       fennec recommend ./my_task -w ws --fallback sfda --json
+      fennec recommend ./my_task -w ws --fallback sfda --engine ray --address auto   # candidates scored on Ray
     """
     from dataclasses import replace
 
@@ -43,7 +46,8 @@ def command(task_dir: str, max_per_class: int, max_images: int, seed: int, k: in
         task = load_cli_task(task_dir, max_per_class, max_images, seed)
         if description:
             task = replace(task, description=description)
-        result = Recommender(ws).recommend(task, k=k, fallback=fallback, explain=True)
+        with cli_engine(engine, address, ws.path) as runner:
+            result = Recommender(ws, engine=runner).recommend(task, k=k, fallback=fallback, explain=True)
     if plot:
         from fennec.plots import plot_recommendation
 

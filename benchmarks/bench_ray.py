@@ -1,0 +1,129 @@
+"""Time one scoring job locally, on Ray with 1 worker and on Ray with 2 workers; print the ratios and an estimate.
+
+The job: the 24 mini-zoo models (committed weights, ``benchmark.minizoo``) scored with LogME on two tasks of real
+images (scikit-learn's handwritten digits 0-4 and 5-9), one unit per (task, model): the model's features on the
+task's images, then the metric, as ``fennec score`` and the recommender's fallback do. 48 units, features never
+read from the cache. Each Ray unit asks for one CPU (Ray then runs it on one thread); the local run is this process
+with one torch and one BLAS thread, so the three runs do the same work per unit.
+
+Usage::
+
+    python benchmarks/bench_ray.py                      # 48 units, 60 images per class
+    python benchmarks/bench_ray.py --per-class 120      # heavier units
+    python benchmarks/bench_ray.py --device cuda        # per-unit cost on a GPU (the local run only: --no-ray)
+
+The estimate for 10,000 candidates on N GPUs is arithmetic on the measured figures: with one unit at a time per
+GPU, ``T(N) = 10,000 x (c + o) / N``, where ``c`` is the mean cost of a unit here (features + metric) and ``o`` the
+Ray overhead per unit measured on 1 worker (wall time / units - c). Measure ``c`` on the GPU and with the real
+candidates' sizes before trusting it: the mini-zoo's models are small (63k-628k parameters) and the images 32 px.
+"""
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+import statistics
+import time
+from typing import Any
+
+import numpy as np
+
+from fennec.execution import LocalEngine, RayEngine
+from fennec.scoring import score_model
+from fennec.tasks import Task
+
+CANDIDATES = 10_000
+
+
+def _tasks(per_class: int) -> dict[str, Task]:
+    from sklearn.datasets import load_digits
+
+    data = load_digits()
+    rng = np.random.default_rng(0)
+    tasks = {}
+    for name, digits in (("digits0-4", range(5)), ("digits5-9", range(5, 10))):
+        idx = np.concatenate([rng.choice(np.flatnonzero(data.target == d), per_class, replace=False) for d in digits])
+        images = (data.images[idx] * (255 / 16)).astype(np.uint8)
+        tasks[name] = Task.from_arrays(images, [str(v) for v in data.target[idx]], name=name)
+    return tasks
+
+
+def _unit(tasks: dict[str, Task], device: str | None, pair: tuple[str, Any]) -> dict[str, Any]:
+    task, spec = pair
+    return score_model(tasks[task], spec, metric="logme", device=device, cache=False)
+
+
+def _warm(_: int) -> int:
+    """Import torch, fennec's feature code and the mini-zoo in a worker before the clock starts (the short wait
+    keeps one worker from taking every warm-up unit while another is still starting)."""
+    import benchmark.minizoo  # noqa: F401
+    import fennec.features  # noqa: F401
+
+    time.sleep(0.5)
+    return os.getpid()
+
+
+def _time(engine: Any, units: dict[str, Any], tasks: dict[str, Task], device: str | None) -> tuple[float, dict]:
+    engine.map(_warm, {str(i): i for i in range(8)}, progress=False).check()
+    tic = time.perf_counter()
+    result = engine.map(functools.partial(_unit, tasks, device), units, desc="units").check()
+    return time.perf_counter() - tic, result.values
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--per-class", type=int, default=60, help="Images per class of each task.")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--no-ray", action="store_true", help="Only the local run (e.g. on a machine without Ray).")
+    args = parser.parse_args()
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    from benchmark.minizoo import ZOO, model_spec
+
+    torch.set_num_threads(1)  # as a Ray unit that asks for one CPU (Ray sets its OMP_NUM_THREADS=1)
+    threadpool_limits(1)
+    tasks = _tasks(args.per_class)
+    units = {f"{t}/{m}": (t, model_spec(m)) for t in tasks for m in ZOO}
+    print(f"{len(units)} units ({len(ZOO)} models x {len(tasks)} tasks, {args.per_class * 5} images each), "
+          f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    walls, values = {}, {}
+    walls["local"], values["local"] = _time(LocalEngine(), units, tasks, args.device)
+    if not args.no_ray:
+        import ray
+
+        for workers in (1, 2):
+            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+            try:
+                walls[f"ray x{workers}"], values[f"ray x{workers}"] = _time(RayEngine(), units, tasks, args.device)
+            finally:
+                ray.shutdown()
+    _report(walls, values, len(units))
+
+
+def _report(walls: dict[str, float], values: dict[str, dict], n: int) -> None:
+    costs = [row["seconds"] for row in values["local"].values()]
+    c = statistics.fmean(costs)
+    print(f"per-unit cost (local, features + LogME): mean {c:.3f} s, median {statistics.median(costs):.3f} s, "
+          f"min {min(costs):.3f} s, max {max(costs):.3f} s")
+    for name, wall in walls.items():
+        pairs = [(values[name][u]["score"], values["local"][u]["score"]) for u in values["local"]]
+        same = sum(a == b for a, b in pairs)
+        worst = max(abs(a - b) / max(abs(b), 1e-12) for a, b in pairs)
+        busy = sum(row["seconds"] for row in values[name].values())
+        print(f"{name:<8} {wall:7.2f} s  ({wall / n:.3f} s per unit, units busy {busy:.1f} s)  scores identical to "
+              f"local: {same}/{len(pairs)} (largest relative difference {worst:.1e})")
+    if "ray x2" in walls:
+        print(f"ratios: ray x1 / local {walls['ray x1'] / walls['local']:.2f}, "
+              f"speed-up of 2 workers over 1: {walls['ray x1'] / walls['ray x2']:.2f}x")
+        o = max(0.0, walls["ray x1"] / n - c)
+        print(f"Ray overhead per unit on 1 worker: {o:.3f} s")
+        for gpus in (1, 8, 32, 128):
+            hours = CANDIDATES * (c + o) / gpus / 3600
+            print(f"estimate, {CANDIDATES} candidates on {gpus:>3} GPUs (one unit at a time each, c={c:.3f} s, "
+                  f"o={o:.3f} s): {hours:.2f} h")
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    main()
