@@ -29,6 +29,7 @@ __all__ = ["Recommender", "Recommendation", "NextPicks"]
 _TRAINED_RECORDS = "records.csv"
 TASK_FEATURES = "task_features.npz"
 FEATURIZER = "task_featurizer.json"
+_KEPT_VERSIONS = 3  # versions a Recommender keeps in memory (the active one, the one being switched to, one more)
 
 
 @dataclass
@@ -105,6 +106,9 @@ class Recommender:
 
     def __init__(self, workspace: Workspace) -> None:
         self.workspace = workspace
+        # A published version never changes (a new training writes a new one), so what is loaded of a version is
+        # kept: a long-lived Recommender (``fennec serve``) answers from memory. The few latest versions are kept.
+        self._loaded: dict[tuple[str, str], Any] = {}
 
     # ------------------------------------------------------------------ training
     def _cards(self, records: pd.DataFrame) -> tuple[dict[str, ModelCard], dict[str, TaskCard]]:
@@ -167,11 +171,33 @@ class Recommender:
         return self.workspace.current_version()
 
     def _featurizer(self, version: str) -> TaskFeaturizer:
+        return self._cached("featurizer", version, self._read_featurizer)
+
+    def _read_featurizer(self, version: str) -> TaskFeaturizer:
         path = self.workspace.version_dir(version) / FEATURIZER
         if not path.exists():
             raise WorkspaceError(f"Version {version} of {self.workspace.path} was trained by an older fennec and "
                                  "lacks its task featurizer.", hint=f"retrain: fennec train -w {self.workspace.path}")
         return TaskFeaturizer.from_dict(json.loads(path.read_text()))
+
+    def _cached(self, kind: str, version: str, load: Any) -> Any:
+        """``load(version)``, once per (kind, version) while the version is among the latest ones used."""
+        key = (kind, version)
+        if key not in self._loaded:
+            value = load(version)
+            kept = sorted({v for _, v in self._loaded} | {version})[-_KEPT_VERSIONS:]
+            self._loaded = {k: v for k, v in self._loaded.items() if k[1] in kept} | {key: value}
+        return self._loaded[key]
+
+    def space(self, version: str | None = None) -> TransferSpace:
+        """The trained :class:`~fennec.space.TransferSpace` of ``version`` (default: the current one), loaded once.
+
+        Raises
+        ------
+        WorkspaceError
+            The workspace has no trained space yet, or ``version`` does not exist.
+        """
+        return self._load(version)[0]
 
     # ------------------------------------------------------------------ querying
     def _open_query(self, task: Any, k: int, version: str | None, method: str
@@ -187,7 +213,8 @@ class Recommender:
         if version is None:
             raise WorkspaceError(f"Workspace {self.workspace.path} has no trained space yet.",
                                  hint=f"run: fennec train -w {self.workspace.path}")
-        return TransferSpace.load(self.workspace.version_dir(version) / "space"), version
+        space = self._cached("space", version, lambda v: TransferSpace.load(self.workspace.version_dir(v) / "space"))
+        return space, version
 
     def recommend(self, task: Any, k: int = 10, fallback: str | None = "auto", explain: bool = True,
                   version: str | None = None) -> Recommendation:
@@ -270,9 +297,9 @@ class Recommender:
 
     def _fallback(self, task: Any, ids: np.ndarray, scores: np.ndarray, confidence: np.ndarray, k: int,
                   fallback: str | None) -> dict[str, Any] | None:
-        policy = {**{"metric": "sfda", "below_confidence": 0.5, "top": 5}, **self.workspace.config["fallback"]}
         if fallback in (None, "none"):
             return None
+        policy = {**{"metric": "sfda", "below_confidence": 0.5, "top": 5}, **self.workspace.config["fallback"]}
         top_confidence = float(confidence[:k].mean())
         if fallback == "auto":
             if top_confidence >= policy["below_confidence"]:
