@@ -1,0 +1,119 @@
+"""The web page in a real headless browser: Debian's Chromium, driven by playwright (nothing is downloaded).
+
+A person's path through the page: choose a folder of class folders, see the ranking table (every field of the
+recommendation as a column) and the plot, enter tried results, get the next picks. A screenshot is written and
+checked: the expected size, and the table's region is not blank.
+"""
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+from _serve_helpers import image_folder
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# Chromium as root needs --no-sandbox; the rest keeps it off the (closed) network and quick to start.
+FLAGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--disable-dev-shm-usage"]
+VIEWPORT = {"width": 1280, "height": 900}
+
+
+def _browser_or_skip():
+    """playwright and the system browser; in CI their absence is a failure, not a skip."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        sync_playwright = None
+    missing = ("playwright is not installed" if sync_playwright is None else
+               None if os.path.exists(CHROMIUM) else f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    if missing:
+        if os.environ.get("CI"):
+            pytest.fail(f"the browser test must run in CI: {missing}")
+        pytest.skip(missing)
+    return sync_playwright
+
+
+@pytest.fixture
+def page(live_server):
+    sync_playwright = _browser_or_skip()
+    profile = tempfile.mkdtemp(prefix="fennec-chromium-")
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            profile, executable_path=CHROMIUM, headless=True, args=FLAGS, viewport=VIEWPORT)
+        try:
+            tab = context.new_page()
+            tab.set_default_timeout(60_000)
+            yield tab
+        finally:
+            context.close()
+            shutil.rmtree(profile, ignore_errors=True)
+
+
+def _not_blank(png: bytes, min_colours: int = 3) -> tuple[tuple[int, int], int]:
+    """The image's size and how many distinct colours it has (a blank region has one)."""
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    colours = image.getcolors(maxcolors=1 << 20)
+    return image.size, len(colours) if colours else 1 << 20
+
+
+def test_a_person_drops_a_folder_sees_the_ranking_and_gets_next_picks(page, live_server, tmp_path):
+    folder = image_folder(tmp_path / "pets_photos", classes=("cat", "dog", "bird"), per_class=2)
+    page.goto(live_server.url + "/")
+    page.wait_for_selector("#status:has-text('version v0001')")
+    page.set_input_files("#folder", str(folder))
+    page.wait_for_selector("#dropped:has-text('6 files in 3 class folder')")
+    page.fill("#k", "5")
+    page.click("#recommend")
+    page.wait_for_selector("#ranking tbody tr")
+    header = page.locator("#ranking th").all_inner_texts()
+    rows = page.locator("#ranking tbody tr")
+    assert rows.count() == 5
+    # every field of a ranking row is a column (today model, score, confidence; any field added tomorrow too)
+    assert header[:2] == ["rank", "model"] and {"score", "confidence"} <= set(header)
+    first = rows.nth(0).locator("td").all_inner_texts()
+    assert first[0] == "1" and first[1] and float(first[header.index("score")])
+    assert page.locator("#meta").inner_text().count("v0001") == 1  # space_version, among the other fields
+    page.wait_for_function("document.getElementById('plot').naturalWidth > 0")
+    assert page.locator("#error").is_hidden()
+
+    model = first[1]
+    page.fill("#tried", f"{model}, 0.91")
+    page.click("#next")
+    page.wait_for_selector("#picks tbody tr")
+    picks = page.locator("#picks tbody tr td:nth-child(2)").all_inner_texts()
+    assert picks and model not in picks  # a tried model is not picked again
+    assert "0.91" in page.locator("#next-meta").inner_text()  # the tried results, shown back
+
+    page.evaluate("window.scrollTo(0, 0)")
+    shot = tmp_path / "page.png"
+    page.screenshot(path=str(shot))
+    size, colours = _not_blank(shot.read_bytes())
+    assert size == (VIEWPORT["width"], VIEWPORT["height"]) and colours > 50
+    table_size, table_colours = _not_blank(page.locator("#ranking").screenshot())
+    assert table_size[0] > 200 and table_size[1] > 5 * 20 and table_colours > 5  # six rows of text, not a blank box
+
+
+def test_a_stored_task_and_a_bad_upload_on_the_page(page, live_server, tmp_path):
+    page.goto(live_server.url + "/")
+    page.wait_for_selector("#stored option[value='pets']", state="attached")
+    page.select_option("#stored", "pets")
+    page.click("#recommend")
+    page.wait_for_selector("#ranking tbody tr")
+    assert page.locator("#ranking tbody tr").count() == 10
+    assert "pets" in page.locator("#meta").inner_text()
+
+    loose = tmp_path / "loose"
+    loose.mkdir()
+    (loose / "notes.txt").write_text("not an image")
+    page.set_input_files("#folder", str(loose))
+    page.click("#recommend")
+    page.wait_for_selector("#error:visible")
+    assert "400" in page.locator("#error").inner_text() and "hint" in page.locator("#error").inner_text()
+    Path(tmp_path / "error.png").write_bytes(page.screenshot())
