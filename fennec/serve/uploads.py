@@ -71,7 +71,7 @@ async def receive_form(request: Any, limits: UploadLimits) -> Any:
 
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limits.max_bytes:
-        raise _too_large(f"The upload is {int(declared) / 2**20:.1f} MiB", limits)
+        raise _too_large(f"The upload ({int(declared) / 2**20:.1f} MiB)", limits)
     parser = MultiPartParser(request.headers, _bounded(request.stream(), limits), max_files=limits.max_images,
                              max_fields=limits.max_fields)
     try:
