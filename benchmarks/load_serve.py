@@ -55,17 +55,19 @@ def prepare_workspace(path: Path) -> None:
                        stderr=subprocess.DEVNULL)
 
 
-def start_server(workspace: Path, port: int, token: str) -> subprocess.Popen:
+def start_server(workspace: Path, port: int, token: str, log: Path) -> subprocess.Popen:
+    """The server, its output to ``log`` (a pipe nobody reads would block it once full)."""
     env = {**os.environ, "FENNEC_SERVE_TOKEN": token}
-    return subprocess.Popen([sys.executable, "-m", "fennec.cli", "serve", "-w", str(workspace), "--host", HOST,
-                             "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    with open(log, "wb") as out:
+        return subprocess.Popen([sys.executable, "-m", "fennec.cli", "serve", "-w", str(workspace), "--host", HOST,
+                                 "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
 async def wait_ready(client: httpx.AsyncClient, server: subprocess.Popen, timeout: float = 120) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise SystemExit(f"the server exited: {server.stderr.read().decode()[-2000:]}")
+            raise SystemExit(f"the server exited (exit status {server.returncode}); see its log")
         try:
             return (await client.get("/health")).json()
         except httpx.TransportError:
@@ -224,6 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-train", dest="train", action="store_false", help="no training during the run")
     parser.add_argument("--train-timeout", type=float, default=300.0, help="seconds to wait for the training")
     parser.add_argument("--quick", action="store_true", help="5 s, no training")
+    parser.add_argument("--server-log", action="store_true", help="print the end of the server's log")
     args = parser.parse_args(argv)
     if args.quick:
         args.duration, args.train = 5.0, False
@@ -233,12 +236,15 @@ def main(argv: list[str] | None = None) -> int:
             print("preparing a workspace from sfda11 (init + train)...", flush=True)
             prepare_workspace(workspace)
         token, port = secrets.token_urlsafe(16), free_port()
-        server = start_server(workspace, port, token)
+        log = Path(tmp) / "server.log"
+        server = start_server(workspace, port, token, log)
         try:
             result = asyncio.run(load(args, port, token, server))
         finally:
             server.terminate()
             server.wait(30)
+            if args.server_log:
+                print(log.read_text()[-4000:])
         return 0 if report(result, args, workspace) else 1
 
 
