@@ -17,4 +17,4 @@ from .jobs import TrainJob, TrainJobs
 from .state import ServiceState
 from .uploads import UploadLimits
 
-__all__ = ["create_app", "ServiceState", "TrainJobs", "TrainJob", "Token", "resolve_token", "UploadLimits"]
+__all__ = ["ServiceState", "Token", "TrainJob", "TrainJobs", "UploadLimits", "create_app", "resolve_token"]

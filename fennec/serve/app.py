@@ -24,7 +24,7 @@ import json
 import tempfile
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse
@@ -41,7 +41,7 @@ from .schemas import NextIn, RecommendIn, RecordsIn, TrainIn, UploadForm
 from .state import ServiceState
 from .uploads import UploadLimits, receive_form, task_from_files
 
-__all__ = ["create_app", "Service"]
+__all__ = ["Service", "create_app"]
 
 STATIC = Path(__file__).parent / "static"
 _bearer = HTTPBearer(auto_error=False, description="The service's token (WORKSPACE/serve.token or "
@@ -97,7 +97,8 @@ def _service(request: Request) -> Service:
     return request.app.state.service
 
 
-def require_token(request: Request, _credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> None:
+def require_token(request: Request, _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+                  ) -> None:
     """Writes need ``Authorization: Bearer <token>`` (401 without one, 403 with a wrong one)."""
     check_token(request.headers.get("authorization"), _service(request).token)
 
@@ -184,7 +185,8 @@ async def recommend(request: Request) -> JSONResponse:
         finally:
             await form.close()
     body = await _json_body(request, RecommendIn, uploads=True)
-    options = dict(k=body.k, fallback=body.fallback, explain=body.explain, plot=body.plot, version=body.version)
+    options = {"k": body.k, "fallback": body.fallback, "explain": body.explain, "plot": body.plot,
+               "version": body.version}
     if body.path is not None:
         return _reply(await run_in_threadpool(_path_query, service, body.path, "recommend", options))
     card = _card(service, body.task)
@@ -203,7 +205,7 @@ async def next_picks(request: Request) -> JSONResponse:
         finally:
             await form.close()
     body = await _json_body(request, NextIn, uploads=True)
-    options = dict(k=body.k, candidates=body.candidates, dataset=body.dataset, version=body.version)
+    options = {"k": body.k, "candidates": body.candidates, "dataset": body.dataset, "version": body.version}
     if body.path is not None:
         return _reply(await run_in_threadpool(_path_query, service, body.path, "next", options, body.tried))
     card = _card(service, body.task)

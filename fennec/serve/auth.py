@@ -1,6 +1,6 @@
 """The write token of ``fennec serve``: reads are open, writes (history, training) need ``Authorization: Bearer``.
 
-The token comes from ``FENNEC_SERVE_TOKEN`` (read in :mod:`fennec._config`) or from ``WORKSPACE/serve.token``,
+The token comes from ``FENNEC_SERVE_TOKEN`` (read in :mod:`fennec.config`) or from ``WORKSPACE/serve.token``,
 which ``fennec serve`` creates when missing (random, readable by its owner only, mode 0600).
 """
 from __future__ import annotations
@@ -10,19 +10,20 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from fennec import _config
+from fennec import config
+from fennec.errors import FennecError
 
-__all__ = ["TOKEN_FILE", "Token", "resolve_token", "check_token", "AuthError"]
+__all__ = ["TOKEN_FILE", "AuthError", "Token", "check_token", "resolve_token"]
 
 TOKEN_FILE = "serve.token"
 
 
-class AuthError(Exception):
+class AuthError(FennecError, PermissionError):
     """A write without a valid token: ``status`` 401 (no token) or 403 (a wrong one), with a message and a hint."""
 
     def __init__(self, status: int, message: str, hint: str) -> None:
-        super().__init__(message)
-        self.status, self.hint = status, hint
+        super().__init__(message, hint=hint)
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ class Token:
 
 def resolve_token(workspace: str | Path, create: bool = True) -> Token:
     """The token from the environment, else from the workspace's token file (created with mode 0600 if missing)."""
-    from_env = _config.serve_token()
+    from_env = config.serve_token()
     if from_env:
         return Token(from_env, "FENNEC_SERVE_TOKEN")
     path = Path(workspace) / TOKEN_FILE

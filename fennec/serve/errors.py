@@ -15,15 +15,19 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
-from fennec.errors import DataNotFoundError, FennecError, HistoryFormatError, UnknownNameError
+from fennec.errors import (
+    DataNotFoundError,
+    FennecError,
+    HistoryFormatError,
+    UnknownNameError,
+)
 from fennec.workspace import WorkspaceError
 
 from .auth import AuthError
 from .jobs import TrainBusyError
 from .state import PathNotAllowedError
-from .uploads import UploadError
 
-__all__ = ["install_error_handlers", "problem", "jsonable", "RequestError"]
+__all__ = ["RequestError", "install_error_handlers", "jsonable", "problem"]
 
 log = logging.getLogger("fennec.serve")
 
@@ -40,12 +44,12 @@ _STATUS: list[tuple[type[BaseException], int]] = [
 ]
 
 
-class RequestError(Exception):
+class RequestError(FennecError, ValueError):
     """A request the service refuses before the library sees it (wrong content type, bad JSON...)."""
 
     def __init__(self, status: int, message: str, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.status, self.hint = status, hint
+        super().__init__(message, hint=hint)
+        self.status = status
 
 
 def problem(status: int, message: str, hint: str | None = None, headers: dict[str, str] | None = None
@@ -71,13 +75,12 @@ def _finite(value: Any) -> Any:
 
 
 def _library_error(_request: Request, exc: Exception) -> JSONResponse:
-    if isinstance(exc, UploadError):
-        status = exc.status
-    else:
-        status = next(code for kind, code in _STATUS if isinstance(exc, kind))
-    hint = getattr(exc, "hint", None)
-    message = str(exc).split("\n  hint:")[0] if hint else str(exc)
-    return problem(status, message, hint)
+    # the service's own refusals (upload, token, request) carry their status; the library's map through _STATUS
+    status = getattr(exc, "status", None) or next(code for kind, code in _STATUS if isinstance(exc, kind))
+    if not isinstance(exc, FennecError):  # FileNotFoundError
+        return problem(status, str(exc))
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthError) and status == 401 else None
+    return problem(status, exc.message, exc.hint, headers=headers)
 
 
 def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -107,9 +110,6 @@ def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers that turn every error into the service's JSON shape."""
     for kind in (FennecError, FileNotFoundError):
         app.add_exception_handler(kind, _library_error)
-    app.add_exception_handler(AuthError, lambda _r, exc: problem(
-        exc.status, str(exc), exc.hint, headers={"WWW-Authenticate": "Bearer"} if exc.status == 401 else None))
-    app.add_exception_handler(RequestError, lambda _r, exc: problem(exc.status, str(exc), exc.hint))
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(ValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)

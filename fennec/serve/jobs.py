@@ -22,7 +22,7 @@ from typing import Any
 
 from fennec.errors import FennecError, UnknownNameError
 
-__all__ = ["TrainJob", "TrainJobs", "TrainBusyError"]
+__all__ = ["TrainBusyError", "TrainJob", "TrainJobs"]
 
 _LOG_TAIL = 2000  # characters of the child's stderr kept in a job's status
 
@@ -95,7 +95,11 @@ class TrainJobs:
         self._process: subprocess.Popen | None = None
 
     def start(self, incremental: bool = False) -> TrainJob:
-        """Start a training run in the background; :class:`TrainBusyError` while another one runs."""
+        """Start a training run in the background; :class:`TrainBusyError` while another one runs.
+
+        Call it from a thread that lives as long as the server (the app calls it on the event loop's thread): on
+        Linux the child is killed when the thread that started it ends (``PR_SET_PDEATHSIG`` follows the thread).
+        """
         with self._lock:
             running = self.running()
             if running is not None:
@@ -103,7 +107,8 @@ class TrainJobs:
                                      hint=f"poll GET /train/{running.id} and post again when it has finished")
             job = TrainJob(next(self._ids), incremental)
             logs = tempfile.TemporaryDirectory(prefix="fennec-train-")
-            out, err = (open(Path(logs.name) / name, "w+") for name in ("stdout", "stderr"))
+            # closed by _watch when the process ends (they outlive this block)
+            out, err = (open(Path(logs.name) / name, "w+") for name in ("stdout", "stderr"))  # noqa: SIM115
             self._process = subprocess.Popen(self._command(incremental), stdout=out, stderr=err,
                                              stdin=subprocess.DEVNULL, env=self._env())
             self._jobs[job.id] = job
@@ -156,7 +161,7 @@ class TrainJobs:
         if code == 0 and outcome.get("version"):
             try:
                 self.on_success(outcome["version"])
-            except Exception as exc:  # a published version the server cannot load: keep the old one active
+            except Exception as exc:  # noqa: BLE001 - a published version the server cannot load: keep the old one active
                 _fail(job, f"Trained {outcome['version']} but could not load it: {exc}", None)
                 return
             job.version, job.result = outcome["version"], outcome

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, Json, model_validator
 
 from fennec.cards import TaskCard
 
-__all__ = ["TaskCardIn", "RecommendIn", "NextIn", "RecordsIn", "TrainIn", "UploadForm"]
+__all__ = ["NextIn", "RecommendIn", "RecordsIn", "TaskCardIn", "TrainIn", "UploadForm"]
 
 _K = Field(10, ge=1, le=1000, description="How many models.")
 
@@ -45,7 +45,7 @@ class _TaskQuery(_Strict):
     version: str | None = Field(None, description="A workspace version (default: the active one).")
 
     @model_validator(mode="after")
-    def _one_task(self) -> "_TaskQuery":
+    def _one_task(self) -> _TaskQuery:
         if (self.task is None) == (self.path is None):
             raise ValueError("give exactly one of 'task' (a stored task's name or a card) and 'path'")
         return self

@@ -24,7 +24,7 @@ from fennec.errors import InputError, UnknownNameError
 from fennec.recommend import Recommender
 from fennec.workspace import Workspace, WorkspaceError
 
-__all__ = ["ServiceState", "PathNotAllowedError"]
+__all__ = ["PathNotAllowedError", "ServiceState"]
 
 
 class PathNotAllowedError(InputError):

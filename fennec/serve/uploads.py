@@ -21,7 +21,7 @@ from typing import IO, Any
 from fennec.errors import InputError
 from fennec.tasks import IMAGE_EXTENSIONS
 
-__all__ = ["UploadLimits", "UploadError", "UploadTooLargeError", "receive_form", "task_from_files"]
+__all__ = ["UploadError", "UploadLimits", "UploadTooLargeError", "receive_form", "task_from_files"]
 
 _COPY_CHUNK = 1 << 20
 _SKIPPED_PARTS = ("__MACOSX",)
@@ -121,7 +121,7 @@ def task_from_files(files: Sequence[Any], dest: Path, limits: UploadLimits, *, n
     try:
         return load_task(root, name=name or top or "upload", description=description)
     except InputError as exc:  # say "the upload", not the server's temporary path
-        message = str(exc).split("\n  hint:")[0].replace(str(root), "the upload")
+        message = exc.message.replace(str(root), "the upload")
         raise UploadError(message, hint=(exc.hint or "").replace(str(root), "the upload") or None) from None
 
 

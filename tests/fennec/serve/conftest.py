@@ -1,4 +1,4 @@
-"""Fixtures of the service tests: a trained workspace (copied per test), an in-process client, a real server."""
+"""Fixtures of the service tests: a trained workspace (copied per test) and an in-process client."""
 from __future__ import annotations
 
 import shutil
@@ -8,9 +8,10 @@ import pytest
 
 pytest.importorskip("fastapi", reason="the serve extra is not installed: pip install 'fennec[serve]'")
 
-from _serve_helpers import TOKEN, LiveServer  # noqa: E402
-from fennec.cli import main  # noqa: E402
-from fennec.serve import Token, UploadLimits, create_app  # noqa: E402
+from _serve_helpers import TOKEN
+
+from fennec.cli import main
+from fennec.serve import Token, UploadLimits, create_app
 
 
 @pytest.fixture(scope="session")
@@ -39,12 +40,3 @@ def client(workspace):
                      limits=UploadLimits(max_bytes=2 * 2**20, max_images=40))
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
-
-
-@pytest.fixture
-def live_server(workspace):
-    """A started, ready server over a copy of the trained workspace."""
-    server = LiveServer(workspace)
-    server.wait_ready()
-    yield server
-    server.stop()

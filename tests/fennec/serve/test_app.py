@@ -125,8 +125,8 @@ def _zip(members):
 
 @pytest.mark.parametrize("files, status, words", [
     ([("files", (f"c{i % 2}/{i}.png", b"x", "image/png")) for i in range(41)], 413, "more than 40 files"),
-    ([("files", ("big/a.png", b"x" * (3 * 2**20), "image/png"))], 413, "The upload (3.0 MiB) is larger than the "
-                                                                          "server's limit of 2 MiB"),
+    ([("files", ("big/a.png", b"x" * (3 * 2**20), "image/png"))], 413,
+     "The upload (3.0 MiB) is larger than the server's limit of 2 MiB"),
     ([("files", ("a.png", b"x", "image/png")), ("files", ("b.png", b"x", "image/png"))], 400, "not in a class"),
     ([("files", ("cat/notes.txt", b"x", "text/plain"))], 400, "no image files"),
     ([("files", ("task.zip", b"not a zip", "application/zip"))], 400, "not a readable zip"),

@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from _serve_helpers import image_folder
+from _serve_helpers import LiveServer, image_folder
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # Chromium as root needs --no-sandbox; the rest keeps it off the (closed) network and quick to start.
@@ -23,8 +23,12 @@ FLAGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-quic", "--no-
 VIEWPORT = {"width": 1280, "height": 900}
 
 
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
 def _browser_or_skip():
-    """playwright and the system browser; in CI their absence is a failure, not a skip."""
+    """playwright and the system browser; in CI (``CI=true``) their absence is a failure, not a skip."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -32,26 +36,49 @@ def _browser_or_skip():
     missing = ("playwright is not installed" if sync_playwright is None else
                None if os.path.exists(CHROMIUM) else f"no Chromium at {CHROMIUM} (apt-get install chromium)")
     if missing:
-        if os.environ.get("CI"):
+        if _in_ci():
             pytest.fail(f"the browser test must run in CI: {missing}")
         pytest.skip(missing)
     return sync_playwright
 
 
-@pytest.fixture
-def page(live_server):
-    sync_playwright = _browser_or_skip()
+@pytest.fixture(scope="module")
+def page_server(trained_workspace, tmp_path_factory):
+    """One server for the page's tests (they only read, and an upload is refused before it is stored)."""
+    sync_playwright = _browser_or_skip()  # before the server starts: a skip costs nothing
+    workspace = Path(shutil.copytree(trained_workspace, tmp_path_factory.mktemp("page") / "ws"))
+    server = LiveServer(workspace)
+    server.wait_ready()
+    yield server, sync_playwright
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser(page_server):
+    """One headless Chromium (the system's) for the module; each test opens its own tab."""
+    _server, sync_playwright = page_server
     profile = tempfile.mkdtemp(prefix="fennec-chromium-")
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
             profile, executable_path=CHROMIUM, headless=True, args=FLAGS, viewport=VIEWPORT)
         try:
-            tab = context.new_page()
-            tab.set_default_timeout(60_000)
-            yield tab
+            yield context
         finally:
             context.close()
             shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture
+def live_server(page_server):
+    return page_server[0]
+
+
+@pytest.fixture
+def page(browser):
+    tab = browser.new_page()
+    tab.set_default_timeout(60_000)
+    yield tab
+    tab.close()
 
 
 def _not_blank(png: bytes, min_colours: int = 3) -> tuple[tuple[int, int], int]:
