@@ -42,7 +42,8 @@ function format(value, decimals = !Number.isInteger(value)) {
   if (value === null || value === undefined) return "";
   if (typeof value === "number") return decimals ? value.toFixed(4) : String(value);
   if (Array.isArray(value)) return "[" + value.map((v) => format(v)).join(", ") + "]";
-  if (typeof value === "object") return JSON.stringify(value);
+  // an object field (an interval as {low, high}...) reads as "low 0.7000, high 0.9000"
+  if (typeof value === "object") return Object.entries(value).map(([k, v]) => `${k} ${format(v)}`).join(", ");
   return String(value);
 }
 

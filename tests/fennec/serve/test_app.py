@@ -18,10 +18,13 @@ def _files(folder, prefix=""):
             for p in sorted(folder.rglob("*.png"))]
 
 
-def _unchanged(workspace, records=121):
+def _state(workspace):
+    """What a refused request must leave as it was: every file (the store by its records) and the versions."""
     ws = Workspace.open(workspace)
-    return ws.versions() == ["v0001"] and ws.current_version() == "v0001" and \
-        TransferHistory(ws.history_path).n_records == records
+    files = {str(p.relative_to(workspace)): p.read_bytes() for p in sorted(workspace.rglob("*"))
+             if p.is_file() and not p.name.startswith("history.sqlite")}
+    records = TransferHistory(ws.history_path).records(aggregate=None).to_csv(index=False)
+    return files, records, ws.versions(), ws.current_version()
 
 
 def _problem(reply, status):
@@ -137,13 +140,14 @@ def _zip(members):
     (b"--x\r\nContent-Disposition: form-data; filename=a\r\n\r\n1\r\n--x--\r\n", 400, "not a valid multipart"),
 ])
 def test_a_bad_upload_is_one_clear_message_and_changes_nothing(client, workspace, files, status, words):
+    before = _state(workspace)
     if isinstance(files, list) and files:
         reply = client.post("/recommend", files=files, data={"k": "3"})
     else:  # a form of fields only, or a broken one
         body = files or b'--x\r\nContent-Disposition: form-data; name="k"\r\n\r\n3\r\n--x--\r\n'
         reply = client.post("/recommend", content=body, headers={"content-type": "multipart/form-data; boundary=x"})
     assert words in _problem(reply, status)["error"]
-    assert _unchanged(workspace)
+    assert _state(workspace) == before
 
 
 def test_upload_bounds_hold_while_the_body_streams(workspace):
@@ -174,6 +178,7 @@ def test_upload_bounds_hold_while_the_body_streams(workspace):
 
 
 def test_writes_need_the_token(client, workspace):
+    before = _state(workspace)
     records = {"records": [{"model": "resnet50", "task": "new", "value": 0.5}]}
     missing = client.post("/history", json=records)
     assert "needs the service's token" in _problem(missing, 401)["error"]
@@ -182,10 +187,12 @@ def test_writes_need_the_token(client, workspace):
     assert "not this service's token" in _problem(client.post("/history", json=records,
                                                               headers=auth("wrong")), 403)["error"]
     _problem(client.post("/train", json={}, headers=auth("wrong")), 403)
-    assert _unchanged(workspace) and client.get("/train").json() == {"job": None}
+    _problem(client.post("/train", json={}), 401)
+    assert _state(workspace) == before and client.get("/train").json() == {"job": None}
 
 
 def test_records_are_validated_as_history_add_does_all_or_nothing(client, workspace):
+    before = _state(workspace)
     bad = {"records": [{"model": "resnet50", "task": "new", "value": 0.5},
                        {"model": "resnet34", "task": "new", "value": "high"}]}
     error = _problem(client.post("/history", json=bad, headers=auth()), 422)
@@ -197,7 +204,7 @@ def test_records_are_validated_as_history_add_does_all_or_nothing(client, worksp
     assert "value" in _problem(client.post("/history", json={"records": [{"model": "a", "task": "b"}]},
                                            headers=auth()), 422)["error"]
     _problem(client.post("/history", json={"records": []}, headers=auth()), 422)
-    assert _unchanged(workspace)
+    assert _state(workspace) == before and before[2] == ["v0001"]
 
 
 def test_records_as_json_csv_and_parquet_are_stored(client, workspace, tmp_path):

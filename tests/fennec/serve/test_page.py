@@ -144,3 +144,27 @@ def test_a_stored_task_and_a_bad_upload_on_the_page(page, live_server, tmp_path)
     page.wait_for_selector("#error:visible")
     assert "400" in page.locator("#error").inner_text() and "hint" in page.locator("#error").inner_text()
     Path(tmp_path / "error.png").write_bytes(page.screenshot())
+
+
+def test_the_page_shows_whatever_fields_a_recommendation_has(page, live_server):
+    """Fields the page was not written for (a predicted value, an interval) still appear, as columns and values."""
+    import json
+
+    reply = {"task": "pets", "space_version": "v0001", "fallback": None, "explanation": None,
+             "ranking": [{"model": "m1", "score": 1.25, "confidence": 0.5, "predicted": 0.8123,
+                          "interval": [0.7, 0.9], "band": {"low": 0.65, "high": 0.95}},
+                         {"model": "m2", "score": 0.5, "confidence": 0.25, "predicted": 0.7}],
+             "calibration": {"coverage": 0.9}}
+    page.route("**/recommend", lambda route: route.fulfill(status=200, content_type="application/json",
+                                                           body=json.dumps(reply)))
+    page.goto(live_server.url + "/")
+    page.wait_for_selector("#stored option[value='pets']", state="attached")
+    page.select_option("#stored", "pets")
+    page.click("#recommend")
+    page.wait_for_selector("#ranking tbody tr")
+    header = page.locator("#ranking th").all_inner_texts()
+    assert header == ["rank", "model", "score", "confidence", "predicted", "interval", "band"]
+    first, second = (page.locator("#ranking tbody tr").nth(i).locator("td").all_inner_texts() for i in (0, 1))
+    assert first[4:] == ["0.8123", "[0.7000, 0.9000]", "low 0.6500, high 0.9500"]
+    assert second[4] == "0.7000" and second[5:] == ["", ""]  # a field one row lacks is blank there
+    assert "coverage" in page.locator("#meta").inner_text()
