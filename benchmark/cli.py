@@ -13,16 +13,22 @@ __all__ = ["cli"]
 _HEADLINE = ("tau_w", "kendall", "rel@1", "regret@3", "hit@3")
 
 
+#: The calibration protocol's columns in the printed table (all are in the JSON).
+_CALIBRATION_COLUMNS = ("coverage@80", "coverage@90", "width@90", "p_hit@3", "hit@3")
+
+
 def _format_table(result: dict) -> str:
     tasks = result["tasks"]
     if not tasks:
         return "(no task could be measured)"
+    first = next(iter(tasks.values()))
     columns = [c for c in (*_HEADLINE, *(f"regret@B{b}" for b in BUDGETS), *(f"rel@B{b}" for b in BUDGETS))
-               if c in next(iter(tasks.values()))]
+               if c in first] or [c for c in first if c.endswith(_CALIBRATION_COLUMNS)]
     width = max(len(t) for t in [*tasks, "mean"]) + 2
-    lines = ["task".ljust(width) + "".join(c.rjust(11) for c in columns)]
-    lines += [t.ljust(width) + "".join(f"{tasks[t][c]:11.3f}" for c in columns) for t in sorted(tasks)]
-    lines.append("mean".ljust(width) + "".join(f"{result['mean'][c]:11.3f}" for c in columns))
+    cell = {c: max(11, len(c) + 1) for c in columns}
+    lines = ["task".ljust(width) + "".join(c.rjust(cell[c]) for c in columns)]
+    lines += [t.ljust(width) + "".join(f"{tasks[t][c]:{cell[c]}.3f}" for c in columns) for t in sorted(tasks)]
+    lines.append("mean".ljust(width) + "".join(f"{result['mean'][c]:{cell[c]}.3f}" for c in columns))
     return "\n".join(lines)
 
 
@@ -73,6 +79,7 @@ def run_command(history: str, protocol: str, method: str, k: int, draws: int, bu
       python -m benchmark run --history sfda11 --protocol cold-task --method popularity
       python -m benchmark run --history transfergraph8 --protocol cold-task --method logme --json out.json
       python -m benchmark run --history shift --protocol few-shot --k 10 --method popularity
+      python -m benchmark run --history sfda11 --protocol calibration --method fennec
     """
     from .loaders import load
     from .runner import evaluate

@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 
 from fennec.errors import InputError, UnknownNameError
 
+from .calibration import calibration
 from ._types import Benchmark, Method
 from .measures import evaluate_task
 
@@ -168,6 +169,7 @@ def mean_over_tasks(results: TaskMeasures) -> dict[str, float]:
 
 PROTOCOLS: dict[str, Callable[..., TaskMeasures]] = {
     "cold-task": cold_task, "few-shot": few_shot, "cold-model": cold_model, "budget": budget,
+    "calibration": calibration,
 }
 
 

@@ -30,6 +30,7 @@ import yaml
 
 from fennec.errors import InputError
 
+from .calibration import calibration_rows, plot_reliability
 from .loaders import load
 from .runner import evaluate, method_applies
 
@@ -107,7 +108,7 @@ def run_suite(config_path: Path, out: Path | None = None, *, jobs: int = 1, resu
     out = Path(out or config.get("out") or f"reports/{config.get('name', Path(config_path).stem)}")
     out.mkdir(parents=True, exist_ok=True)
     planned = [(name, run, method) for name in benchmarks for run in runs for method in methods
-               if method_applies(load(name), method)]
+               if method_applies(load(name), method, run["protocol"])]
     partial = out / _PARTIAL
     done = _finished(partial, planned) if resume else {}
     if not resume:
@@ -171,7 +172,8 @@ def write_report(results: list[dict[str, Any]], out: Path, title: str, source: s
     for bench in dict.fromkeys(r["benchmark"] for r in results):
         sample = next(r for r in results if r["benchmark"] == bench)
         lines += [f"## {bench} ({sample['n_models']} models x {sample['n_tasks']} evaluated tasks)", ""]
-        for run in dict.fromkeys(r["run"] for r in results if r["benchmark"] == bench):
+        for run in dict.fromkeys(r["run"] for r in results if r["benchmark"] == bench
+                                 and r["protocol"] != "calibration"):  # its own section below
             rows = [r for r in results if r["benchmark"] == bench and r["run"] == run]
             measures = _ROW_MEASURES.get(rows[0]["protocol"], _ROW_MEASURES["default"])
             lines += [f"**{run}**", "", "| method | tasks | " + " | ".join(measures) + " |",
@@ -182,6 +184,11 @@ def write_report(results: list[dict[str, Any]], out: Path, title: str, source: s
     plot = _plot_per_task_tau(results, out / "per_task_tau_w.png")
     if plot:
         lines += ["## Per-task weighted tau (cold task)", "", f"![per-task tau_w]({plot.name})", ""]
+    reliability = plot_reliability(results, out / "calibration.png")
+    if reliability:
+        lines += ["## Calibration (held-out tasks)", "", "Nominal against empirical coverage of the intervals, and "
+                  "predicted against realised hit@3 and regret@3 (`benchmark/calibration.py`).", "",
+                  *calibration_rows(results), "", f"![reliability]({reliability.name})", ""]
     report = out / "report.md"
     report.write_text("\n".join(lines))
     return report
@@ -194,6 +201,8 @@ def summary_table(results: list[dict[str, Any]], methods: list[str] | None = Non
     benches = list(dict.fromkeys(r["benchmark"] for r in results))
     cells: dict[tuple[str, str], dict[str, float | None]] = {}
     for r in results:
+        if r["protocol"] == "calibration":  # no ranking figure: the report's calibration section shows it
+            continue
         measure = "regret@B3" if r["protocol"] == "budget" else "tau_w"
         cells.setdefault((f"{r['run']}: {measure}", r["method"]), {})[r["benchmark"]] = r["mean"].get(measure)
     runs = list(dict.fromkeys(run for run, _ in cells))

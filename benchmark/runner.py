@@ -6,6 +6,7 @@ from typing import Any
 from fennec.errors import InputError
 
 from ._types import Benchmark
+from .calibration import PREDICTING
 from .methods import PUBLISHED, create_method
 from .protocols import mean_over_tasks, run
 
@@ -18,8 +19,10 @@ NEEDS_ANY_PUBLISHED = frozenset({"fennec+metric"})
 NEEDS_IMAGE_EMBEDDINGS = frozenset({"fennec-noimage"})
 
 
-def _missing(bench: Benchmark, method: str) -> str | None:
-    """What ``bench`` lacks for ``method`` (None: nothing)."""
+def _missing(bench: Benchmark, method: str, protocol: str | None = None) -> str | None:
+    """What ``bench`` (or ``protocol``) lacks for ``method`` (None: nothing)."""
+    if protocol == "calibration" and method not in PREDICTING:
+        return f"cannot calibrate {method!r}: it predicts no intervals (only {', '.join(sorted(PREDICTING))} do)"
     carried = ", ".join(bench.published_metrics()) or "none"
     if method in PUBLISHED and method not in bench.published_metrics():
         return f"carries no published {method!r} scores (it has: {carried})"
@@ -30,14 +33,17 @@ def _missing(bench: Benchmark, method: str) -> str | None:
     return None
 
 
-def method_applies(bench: Benchmark, method: str) -> bool:
-    """Whether ``bench`` carries what ``method`` needs (published scores, image embeddings; most need nothing)."""
-    return _missing(bench, method) is None
+def method_applies(bench: Benchmark, method: str, protocol: str | None = None) -> bool:
+    """Whether ``bench`` carries what ``method`` needs (published scores, image embeddings; most need nothing) and
+    ``protocol`` can measure it (calibration: only methods with intervals)."""
+    return _missing(bench, method, protocol) is None
 
 
-def check_method_applies(bench: Benchmark, method: str) -> None:
+def check_method_applies(bench: Benchmark, method: str, protocol: str | None = None) -> None:
     """Raise a clear error when ``bench`` lacks what ``method`` needs."""
-    missing = _missing(bench, method)
+    missing = _missing(bench, method, protocol)
+    if missing and protocol == "calibration":
+        raise InputError(f"Benchmark {bench.name!r}: {missing}.", hint="use --method fennec")
     if missing:
         raise InputError(f"Benchmark {bench.name!r} {missing}.", hint="choose another --method, e.g. popularity")
 
@@ -51,7 +57,7 @@ def evaluate(bench: Benchmark, protocol: str, method: str, *, pools: int = 0, **
         ``{"benchmark", "protocol", "method", "settings", "tasks": {task: {measure: value}},
         "mean": {measure: value}}``; ``settings`` records every option (k, seeds, pools) that produced the figures.
     """
-    check_method_applies(bench, method)
+    check_method_applies(bench, method, protocol)
     tasks = run(bench, protocol, lambda: create_method(method), pools=pools, **options)
     return {
         "benchmark": bench.name,
