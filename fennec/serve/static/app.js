@@ -2,8 +2,11 @@
 // tried results and get the next picks. Plain JS over the service's JSON API; nothing to build.
 //
 // Results are rendered generically: the table's columns are the union of the fields of the rows the API returns
-// (`ranking` of /recommend, `picks` of /next), in the order they first appear, and every other top-level field is
+// (`ranking` of /recommend, `picks` of /next), the fields a person reads first leading (model, predicted value,
+// interval, expected gain, confidence), the rest in the order they first appear; every other top-level field is
 // listed above the table. A field the library adds to Recommendation.to_json() shows up without a change here.
+// Two fields get a sentence of their own: the ranking's confidence (`confidence` of /recommend: the chance that the
+// best model is among the top k, the expected regret) and next's `advice` (or, without one, the best pick's gain).
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -47,10 +50,41 @@ function format(value, decimals = !Number.isInteger(value)) {
   return String(value);
 }
 
+const LEADING = ["model", "predicted", "interval", "expected_gain", "confidence"];
+const TITLES = {
+  predicted: "expected value in the task's units",
+  interval: "where the value should fall, at each nominal coverage (split-conformal, from held-out tasks)",
+  expected_gain: "what one try of the model is expected to add over the best result tried so far",
+  confidence: "the chance the model is among the task's true best three",
+  score: "the space's score (the ranking's order)",
+};
+
 function columns(rows) {
   const seen = [];
   for (const row of rows) for (const key of Object.keys(row)) if (!seen.includes(key)) seen.push(key);
-  return seen;
+  return [...LEADING.filter((k) => seen.includes(k)), ...seen.filter((k) => !LEADING.includes(k))];
+}
+
+const percent = (p) => `${Math.round(100 * p)}%`;
+
+// "the best model is among the top 1 / 3 / 5 with 73% / 91% / 100%; expected regret ...; units from ..."
+function confidenceSentence(summary) {
+  if (!summary || !summary.p_best_in_top) return "";
+  const ks = Object.keys(summary.p_best_in_top);
+  const regret = summary.expected_regret || {};
+  let text = `The best model is among the top ${ks.join(" / ")} with a chance of ` +
+    ks.map((k) => percent(summary.p_best_in_top[k])).join(" / ");
+  if (Object.keys(regret).length) text += `; expected regret ${ks.map((k) => format(regret[k], true)).join(" / ")}`;
+  if (summary.units_from) text += ` (values in the task's units, from ${summary.units_from})`;
+  return text + ".";
+}
+
+function adviceSentence(result) {
+  if (result.advice) return `Advice: ${result.advice}.`;
+  const gains = (result.picks || []).map((p) => p.expected_gain).filter((g) => typeof g === "number" && Number.isFinite(g));
+  if (!gains.length) return "";
+  const best = Math.max(...Object.values(result.tried || {}));
+  return `The best pick is expected to add ${format(Math.max(...gains), true)} over the best tried result (${format(best)}).`;
 }
 
 function renderTable(table, rows) {
@@ -59,7 +93,7 @@ function renderTable(table, rows) {
   const fractional = Object.fromEntries(keys.map((k) => [k, rows.some((r) => typeof r[k] === "number" && !Number.isInteger(r[k]))]));
   table.replaceChildren();
   const head = table.createTHead().insertRow();
-  for (const key of ["rank", ...keys]) head.appendChild(Object.assign(document.createElement("th"), { textContent: key }));
+  for (const key of ["rank", ...keys]) head.appendChild(Object.assign(document.createElement("th"), { textContent: key, title: TITLES[key] || "" }));
   const body = table.createTBody();
   rows.forEach((row, i) => {
     const tr = body.insertRow();
@@ -153,7 +187,8 @@ async function recommend() {
   const extra = { k: Number($("k").value) || 10, explain: $("explain").checked, plot: true };
   const result = await api("/recommend", request(extra));
   state.taskName = result.task;
-  renderMeta($("meta"), result, ["ranking", "plot", "warnings"]);
+  renderMeta($("meta"), result, ["ranking", "plot", "warnings", "confidence"]);
+  $("summary").textContent = confidenceSentence(result.confidence);
   renderTable($("ranking"), result.ranking || []);
   if (result.plot) $("plot").src = result.plot; else $("plot").removeAttribute("src");
   renderWarnings(result);
@@ -175,7 +210,9 @@ function triedResults() {
 
 async function nextPicks() {
   const result = await api("/next", request({ tried: triedResults(), k: Number($("next-k").value) || 3 }));
-  renderMeta($("next-meta"), result, ["picks", "warnings"]);
+  renderMeta($("next-meta"), result, ["picks", "warnings", "advice"]);
+  $("advice").textContent = adviceSentence(result);
+  $("advice").classList.toggle("stop", Boolean(result.advice));
   renderTable($("picks"), result.picks || []);
 }
 

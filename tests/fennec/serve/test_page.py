@@ -102,21 +102,29 @@ def test_a_person_drops_a_folder_sees_the_ranking_and_gets_next_picks(page, live
     header = page.locator("#ranking th").all_inner_texts()
     rows = page.locator("#ranking tbody tr")
     assert rows.count() == 5
-    # every field of a ranking row is a column (today model, score, confidence; any field added tomorrow too)
-    assert header[:2] == ["rank", "model"] and {"score", "confidence"} <= set(header)
+    # the predicted value, its intervals and the confidence lead; every other field of a row is a column too
+    assert header[:5] == ["rank", "model", "predicted", "interval", "confidence"] and "score" in header
     first = rows.nth(0).locator("td").all_inner_texts()
     assert first[0] == "1" and first[1] and float(first[header.index("score")])
+    assert 0 < float(first[2]) < 100  # sfda11's values are accuracies in %
+    assert first[3].startswith("80% [") and "90% [" in first[3]
+    assert 0 <= float(first[4]) <= 1
+    summary = page.locator("#summary").inner_text()  # the ranking's confidence, as a sentence
+    assert "The best model is among the top 1 / 3 / 5 with a chance of" in summary and "expected regret" in summary
     assert page.locator("#meta").inner_text().count("v0001") == 1  # space_version, among the other fields
     page.wait_for_function("document.getElementById('plot').naturalWidth > 0")
     assert page.locator("#error").is_hidden()
 
     model = first[1]
-    page.fill("#tried", f"{model}, 0.91")
+    page.fill("#tried", f"{model}, 99.5")  # above every interval: one more try is not worth it
     page.click("#next")
     page.wait_for_selector("#picks tbody tr")
     picks = page.locator("#picks tbody tr td:nth-child(2)").all_inner_texts()
     assert picks and model not in picks  # a tried model is not picked again
-    assert "0.91" in page.locator("#next-meta").inner_text()  # the tried results, shown back
+    assert page.locator("#picks th").all_inner_texts()[:6] == ["rank", "model", "predicted", "interval",
+                                                               "expected_gain", "confidence"]
+    assert "99.5" in page.locator("#next-meta").inner_text()  # the tried results, shown back
+    assert "Advice: one more try is expected to add" in page.locator("#advice").inner_text()
 
     page.evaluate("window.scrollTo(0, 0)")
     shot = tmp_path / "page.png"
@@ -147,24 +155,43 @@ def test_a_stored_task_and_a_bad_upload_on_the_page(page, live_server, tmp_path)
 
 
 def test_the_page_shows_whatever_fields_a_recommendation_has(page, live_server):
-    """Fields the page was not written for (a predicted value, an interval) still appear, as columns and values."""
+    """Main's fields read as sentences and columns; fields the page was not written for still appear."""
     import json
 
-    reply = {"task": "pets", "space_version": "v0001", "fallback": None, "explanation": None,
+    reply = {"task": "pets", "space_version": "v0001", "fallback": None, "explanation": {},
+             "confidence": {"p_best_in_top": {"1": 0.25, "3": 0.5}, "expected_regret": {"1": 0.125, "3": 0.0},
+                            "units_from": "similar tasks in the history", "n_revealed": 0, "k": 2},
              "ranking": [{"model": "m1", "score": 1.25, "confidence": 0.5, "predicted": 0.8123,
-                          "interval": [0.7, 0.9], "band": {"low": 0.65, "high": 0.95}},
+                          "interval": {"80%": [0.7, 0.9]}, "band": {"low": 0.65, "high": 0.95}},
                          {"model": "m2", "score": 0.5, "confidence": 0.25, "predicted": 0.7}],
              "calibration": {"coverage": 0.9}}
-    page.route("**/recommend", lambda route: route.fulfill(status=200, content_type="application/json",
-                                                           body=json.dumps(reply)))
+    picks = {"task": "pets", "tried": {"m1": 0.8}, "ignored": [], "space_version": "v0001", "advice": None,
+             "picks": [{"model": "m2", "value": 0.1, "predicted": 0.7, "expected_gain": 0.0312, "confidence": 0.25}]}
+    def answer(body):
+        return lambda route, _request: route.fulfill(status=200, content_type="application/json",
+                                                     body=json.dumps(body))
+
+    page.route("**/recommend", answer(reply))
+    page.route("**/next", answer(picks))
     page.goto(live_server.url + "/")
     page.wait_for_selector("#stored option[value='pets']", state="attached")
     page.select_option("#stored", "pets")
     page.click("#recommend")
     page.wait_for_selector("#ranking tbody tr")
     header = page.locator("#ranking th").all_inner_texts()
-    assert header == ["rank", "model", "score", "confidence", "predicted", "interval", "band"]
+    assert header == ["rank", "model", "predicted", "interval", "confidence", "score", "band"]
     first, second = (page.locator("#ranking tbody tr").nth(i).locator("td").all_inner_texts() for i in (0, 1))
-    assert first[4:] == ["0.8123", "[0.7000, 0.9000]", "low 0.6500, high 0.9500"]
-    assert second[4] == "0.7000" and second[5:] == ["", ""]  # a field one row lacks is blank there
+    assert first[2:] == ["0.8123", "80% [0.7000, 0.9000]", "0.5000", "1.2500", "low 0.6500, high 0.9500"]
+    assert second[2] == "0.7000" and second[3] == "" and second[6] == ""  # a field one row lacks is blank there
+    assert page.locator("#summary").inner_text() == (
+        "The best model is among the top 1 / 3 with a chance of 25% / 50%; expected regret 0.1250 / 0.0000 "
+        "(values in the task's units, from similar tasks in the history).")
     assert "coverage" in page.locator("#meta").inner_text()
+
+    page.fill("#tried", "m1, 0.8")
+    page.click("#next")
+    page.wait_for_selector("#picks tbody tr")
+    assert page.locator("#picks th").all_inner_texts() == ["rank", "model", "predicted", "expected_gain",
+                                                           "confidence", "value"]
+    assert page.locator("#advice").inner_text() == (
+        "The best pick is expected to add 0.0312 over the best tried result (0.8000).")
