@@ -179,11 +179,7 @@ async def recommend(request: Request) -> JSONResponse:
     answer is :meth:`fennec.recommend.Recommendation.to_json`, plus ``plot`` (a PNG data URL) when asked for."""
     service = _service(request)
     if _is_multipart(request):
-        form = await receive_form(request, service.limits)
-        try:
-            return _reply(await run_in_threadpool(_recommend_upload, service, form))
-        finally:
-            await form.close()
+        return await _upload_reply(request, service, _recommend_upload)
     body = await _json_body(request, RecommendIn, uploads=True)
     options = {"k": body.k, "fallback": body.fallback, "explain": body.explain, "plot": body.plot,
                "version": body.version}
@@ -199,17 +195,22 @@ async def next_picks(request: Request) -> JSONResponse:
     :meth:`fennec.recommend.NextPicks.to_json`."""
     service = _service(request)
     if _is_multipart(request):
-        form = await receive_form(request, service.limits)
-        try:
-            return _reply(await run_in_threadpool(_next_upload, service, form))
-        finally:
-            await form.close()
+        return await _upload_reply(request, service, _next_upload)
     body = await _json_body(request, NextIn, uploads=True)
     options = {"k": body.k, "candidates": body.candidates, "dataset": body.dataset, "version": body.version}
     if body.path is not None:
         return _reply(await run_in_threadpool(_path_query, service, body.path, "next", options, body.tried))
     card = _card(service, body.task)
     return _reply(await run_in_threadpool(lambda: service.state.next(card, body.tried, **options)))
+
+
+async def _upload_reply(request: Request, service: Service, answer: Any) -> JSONResponse:
+    """``answer(service, form)`` on a multipart upload (received within the limits), its files removed after."""
+    form = await receive_form(request, service.limits)
+    try:
+        return _reply(await run_in_threadpool(answer, service, form))
+    finally:
+        await form.close()
 
 
 def _card(service: Service, task: Any) -> Any:
