@@ -5,13 +5,14 @@
 - ``FENNEC_DEBUG``: ``1`` shows full tracebacks in the CLI.
 - ``FENNEC_OFFLINE``: ``1`` never touches the network (also implied by ``HF_HUB_OFFLINE=1``).
 - ``FENNEC_WORKSPACE``: the workspace the CLI uses when ``--workspace`` is not given (default: the current directory).
+- ``FENNEC_SERVE_TOKEN``: the token ``fennec serve`` requires for writes (default: the workspace's ``serve.token``).
 """
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-__all__ = ["home_dir", "data_dir", "cache_dir", "debug", "offline", "workspace_dir"]
+__all__ = ["home_dir", "data_dir", "cache_dir", "debug", "offline", "workspace_dir", "serve_token"]
 
 
 def _is_true(value: str | None) -> bool:
@@ -49,3 +50,8 @@ def offline() -> bool:
 def workspace_dir() -> Path:
     """The CLI's default workspace (``FENNEC_WORKSPACE``, default the current directory)."""
     return Path(os.environ.get("FENNEC_WORKSPACE") or ".").expanduser()
+
+
+def serve_token() -> str | None:
+    """The write token of ``fennec serve`` from ``FENNEC_SERVE_TOKEN`` (None when unset or blank)."""
+    return (os.environ.get("FENNEC_SERVE_TOKEN") or "").strip() or None

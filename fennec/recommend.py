@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from ._loaded_versions import LoadedVersions
 from .cards import ModelCard, TaskCard
 from .errors import InputError
 from .forecast import expected_gains, fallback_reason, model_rows, ranking_summary, stop_advice
+from .recommendation import NextPicks, Recommendation
 from .scoring import cannot_rank
 from .side_features import TaskFeaturizer, model_side_features
 from .space import LEVELS, TaskPrediction, TransferSpace
@@ -33,85 +34,6 @@ __all__ = ["Recommender", "Recommendation", "NextPicks"]
 _TRAINED_RECORDS = "records.csv"
 TASK_FEATURES = "task_features.npz"
 FEATURIZER = "task_featurizer.json"
-
-
-@dataclass
-class Recommendation:
-    """A ranked list of models for one task, with what produced it.
-
-    Attributes
-    ----------
-    task : str
-        The task's name.
-    ranking : list of dict
-        ``{"model", "score", "predicted", "interval", "confidence"}`` best first: ``score`` in the space's
-        normalised units (the order; blended with the fallback metric where one ran), ``predicted`` the expected
-        value in the task's units, ``interval`` nominal level (``"80%"``, ``"90%"``) -> ``[low, high]``
-        (split-conformal, from the history's held-out tasks), ``confidence`` the estimated chance that the model
-        is among the task's true best three (:mod:`fennec.forecast`).
-    fallback : dict or None
-        ``{"metric", "models", "reason"}`` when a cold-start metric was computed and blended in.
-    space_version : str
-        The workspace version that answered.
-    explanation : dict
-        ``{"nearest_tasks": [{"task", "similarity"}], "models": {model: [{"task", "value", "rank"}]}}``.
-    confidence : dict
-        The ranking's confidence (:func:`fennec.forecast.ranking_summary`): ``p_best_in_top`` and
-        ``expected_regret`` of the top 1, 3 and 5, and where the task's units come from (empty for a space saved
-        before intervals).
-    """
-
-    task: str
-    ranking: list[dict[str, Any]]
-    fallback: dict[str, Any] | None
-    space_version: str
-    explanation: dict[str, Any] = field(default_factory=dict)
-    task_features: np.ndarray | None = field(default=None, repr=False)
-    confidence: dict[str, Any] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"task": self.task, "ranking": self.ranking, "confidence": self.confidence,
-                "fallback": self.fallback, "space_version": self.space_version, "explanation": self.explanation}
-
-
-@dataclass
-class NextPicks:
-    """Which models to fine-tune next on a task, given the results tried so far (:meth:`Recommender.next`).
-
-    Attributes
-    ----------
-    task : str
-        The task's name.
-    picks : list of dict
-        ``{"model", "value", "score", "predicted", "interval", "expected_gain", "confidence",
-        "trained_on_task_data"}``, the best bet first: ``value`` is what
-        :meth:`fennec.space.TransferSpace.next_scores` ranks by (the score with its optimism and hedging),
-        ``score`` the space's plain score given the tried results; ``predicted`` and ``interval`` the expected
-        value and its intervals in the task's units (units from the tried results), ``expected_gain`` what one try
-        of the model is expected to add over the best tried result (from the intervals' error distribution),
-        ``confidence`` the chance it is among the task's true best three; ``trained_on_task_data`` whether the
-        model's card names the task's own dataset.
-    tried : dict
-        The results that were used (model -> value).
-    ignored : list of str
-        Tried models the space does not know (their results could not be used).
-    space_version : str
-        The workspace version that answered.
-    advice : str or None
-        Set when one more try is unlikely to pay: the best pick's expected gain is below the config's
-        ``next.min_gain`` times the best tried result (:func:`fennec.forecast.stop_advice`).
-    """
-
-    task: str
-    picks: list[dict[str, Any]]
-    tried: dict[str, float]
-    ignored: list[str]
-    space_version: str
-    advice: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {"task": self.task, "picks": self.picks, "tried": self.tried, "ignored": self.ignored,
-                "space_version": self.space_version, "advice": self.advice}
 
 
 class Recommender:
@@ -129,6 +51,7 @@ class Recommender:
     def __init__(self, workspace: Workspace, engine: Engine | None = None) -> None:
         self.workspace = workspace
         self.engine = engine
+        self._loaded = LoadedVersions()  # a long-lived Recommender (``fennec serve``) answers from memory
 
     # ------------------------------------------------------------------ training
     def _cards(self, records: pd.DataFrame) -> tuple[dict[str, ModelCard], dict[str, TaskCard]]:
@@ -191,11 +114,24 @@ class Recommender:
         return self.workspace.current_version()
 
     def _featurizer(self, version: str) -> TaskFeaturizer:
+        return self._loaded.get("featurizer", version, self._read_featurizer)
+
+    def _read_featurizer(self, version: str) -> TaskFeaturizer:
         path = self.workspace.version_dir(version) / FEATURIZER
         if not path.exists():
             raise WorkspaceError(f"Version {version} of {self.workspace.path} was trained by an older fennec and "
                                  "lacks its task featurizer.", hint=f"retrain: fennec train -w {self.workspace.path}")
         return TaskFeaturizer.from_dict(json.loads(path.read_text()))
+
+    def space(self, version: str | None = None) -> TransferSpace:
+        """The trained :class:`~fennec.space.TransferSpace` of ``version`` (default: the current one), loaded once.
+
+        Raises
+        ------
+        WorkspaceError
+            The workspace has no trained space yet, or ``version`` does not exist.
+        """
+        return self._load(version)[0]
 
     # ------------------------------------------------------------------ querying
     def _open_query(self, task: Any, k: int, version: str | None, method: str
@@ -211,7 +147,8 @@ class Recommender:
         if version is None:
             raise WorkspaceError(f"Workspace {self.workspace.path} has no trained space yet.",
                                  hint=f"run: fennec train -w {self.workspace.path}")
-        return TransferSpace.load(self.workspace.version_dir(version) / "space"), version
+        return self._loaded.get("space", version, lambda v: TransferSpace.load(self.workspace.version_dir(v) / "space")
+                                ), version
 
     def recommend(self, task: Any, k: int = 10, fallback: str | None = "auto", explain: bool = True,
                   version: str | None = None) -> Recommendation:
@@ -317,9 +254,9 @@ class Recommender:
 
     def _fallback(self, task: Any, ids: np.ndarray, scores: np.ndarray, confidence: np.ndarray, k: int,
                   fallback: str | None, prediction: TaskPrediction | None) -> dict[str, Any] | None:
-        policy = {**DEFAULT_CONFIG["fallback"], **self.workspace.config["fallback"]}
         if fallback in (None, "none"):
             return None
+        policy = {**DEFAULT_CONFIG["fallback"], **self.workspace.config["fallback"]}
         if fallback == "auto":
             if prediction is not None:
                 reason = fallback_reason(prediction, str(ids[0]), policy)

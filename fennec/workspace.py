@@ -19,6 +19,7 @@ next run.
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import os
 import shutil
@@ -107,11 +108,16 @@ class Workspace:
     @property
     def config(self) -> dict[str, Any]:
         """The workspace config (``config.yaml``) over the defaults."""
-        try:
-            loaded = yaml.safe_load((self.path / "config.yaml").read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise WorkspaceError(f"{self.path / 'config.yaml'} is not valid YAML: {exc}") from None
-        return {**DEFAULT_CONFIG, **loaded}
+        path = self.path / "config.yaml"
+        stat = path.stat()  # re-read when the file changes; a long-lived reader (fennec serve) asks per query
+        stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+        if getattr(self, "_config", (None,))[0] != stamp:
+            try:
+                loaded = yaml.safe_load(path.read_text()) or {}
+            except yaml.YAMLError as exc:
+                raise WorkspaceError(f"{path} is not valid YAML: {exc}") from None
+            self._config = (stamp, loaded)
+        return {**DEFAULT_CONFIG, **copy.deepcopy(self._config[1])}
 
     @property
     def history_path(self) -> Path:

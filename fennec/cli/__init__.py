@@ -30,6 +30,7 @@ _GROUPS: dict[str, str] = {
     "next": "next",
     "embed": "embed",
     "score": "score",
+    "serve": "serve",
 }
 
 
@@ -62,6 +63,7 @@ def cli() -> None:
       fennec models add timm:resnet50 -w ws        # a new model enters by its architecture
       fennec score ./my_task --metric sfda         # cold-start metric on models with local weights
       fennec embed ./my_task --proxy labels        # a task's proxy vector
+      fennec serve -w ws                           # the team service: HTTP API + web page
       fennec benchmark run --history shift --protocol cold-task --method popularity
     """
 

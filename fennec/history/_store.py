@@ -196,7 +196,8 @@ class TransferHistory:
 
     # -------------------------------------------------------------------------------------------------- write
 
-    def add(self, data: str | os.PathLike | pd.DataFrame, *, source: str | None = None) -> int:
+    def add(self, data: str | os.PathLike | pd.DataFrame, *, source: str | None = None,
+            name: str | None = None) -> int:
         """Append a long-format table of records, all or nothing.
 
         Parameters
@@ -207,6 +208,8 @@ class TransferHistory:
             times are UTC; empty or absent means now). Other columns are stored per record as hyper-parameters.
         source : str, optional
             Provenance given to every record whose ``source`` cell is empty (or to all, without such a column).
+        name : str, optional
+            What error messages call a DataFrame (default "the DataFrame"; a file is called by its name).
 
         Returns
         -------
@@ -219,7 +222,7 @@ class TransferHistory:
             The table cannot be read or has a bad row (the message gives the line and the problem); nothing of it is
             stored.
         """
-        parsed = parse_records(data, source=source)
+        parsed = parse_records(data, source=source, name=name)
         with self._db.write() as conn:
             model_ids = ensure_names(conn, "models", parsed.models)
             task_ids = ensure_names(conn, "tasks", parsed.tasks)

@@ -43,12 +43,15 @@ class ParsedRecords:
         return len(self.values)
 
 
-def parse_records(data: str | os.PathLike | pd.DataFrame, *, source: str | None = None) -> ParsedRecords:
-    """Read a path or a DataFrame and validate every row; raise `HistoryFormatError` on the first bad one."""
+def parse_records(data: str | os.PathLike | pd.DataFrame, *, source: str | None = None,
+                  name: str | None = None) -> ParsedRecords:
+    """Read a path or a DataFrame and validate every row; raise `HistoryFormatError` on the first bad one.
+
+    Messages call a DataFrame ``name`` (default "the DataFrame"), e.g. "the posted records" for a web service."""
     if source is not None and not isinstance(source, str):
         raise InputError(f"`source` of TransferHistory.add must be a str or None. Got {source!r} instead.")
     if isinstance(data, pd.DataFrame):
-        frame, where = data, Where("the DataFrame", "frame")
+        frame, where = data, Where(name or "the DataFrame", "frame")
     elif isinstance(data, (str, os.PathLike)):
         frame, where = read_file(Path(data))
     else:

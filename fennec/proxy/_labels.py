@@ -56,7 +56,9 @@ def _text_model(device: str) -> Any:
             hf_logging.enable_progress_bar()
 
 
+@lru_cache(maxsize=1)
 def _package_version() -> str:
+    """The installed version of the packaged text encoder (read once: a query's embedding id asks for it)."""
     try:
         from importlib.metadata import version
 
