@@ -9,24 +9,30 @@ from ._types import Benchmark
 from .methods import PUBLISHED, create_method
 from .protocols import mean_over_tasks, run
 
-__all__ = ["evaluate", "check_method_applies", "method_applies"]
+__all__ = ["check_method_applies", "evaluate", "method_applies"]
 
 
 #: Methods that blend the space with whichever published metric a benchmark carries (they need at least one).
 NEEDS_ANY_PUBLISHED = frozenset({"fennec+metric"})
 #: Methods that differ from another only where task cards carry image-proxy embeddings (the mini-zoo's).
 NEEDS_IMAGE_EMBEDDINGS = frozenset({"fennec-noimage"})
+#: Methods that rank by one attribute of the model cards (a bare model,task,value table has none).
+NEEDS_CARD_ATTRIBUTE = {"imagenet-top1": "imagenet_top1", "params": "n_params"}
 
 
 def _missing(bench: Benchmark, method: str) -> str | None:
     """What ``bench`` lacks for ``method`` (None: nothing)."""
     carried = ", ".join(bench.published_metrics()) or "none"
     if method in PUBLISHED and method not in bench.published_metrics():
-        return f"carries no published {method!r} scores (it has: {carried})"
+        return (f"carries no published {method!r} scores (it has: {carried}); {method!r} reads scores computed "
+                "from the models' features on each task's images, which a model,task,value table does not hold")
     if method in NEEDS_ANY_PUBLISHED and not bench.published_metrics():
         return f"carries no published scores for {method!r} to blend with"
     if method in NEEDS_IMAGE_EMBEDDINGS and not any(c.extra.get("proxy") for c in bench.task_cards.values()):
         return f"has no image-proxy embeddings in its task cards, so {method!r} would equal 'fennec'"
+    attribute = NEEDS_CARD_ATTRIBUTE.get(method)
+    if attribute and all(getattr(c, attribute) is None for c in bench.model_cards.values()):
+        return f"has no model card with {attribute!r}, which {method!r} ranks by"
     return None
 
 
@@ -39,7 +45,8 @@ def check_method_applies(bench: Benchmark, method: str) -> None:
     """Raise a clear error when ``bench`` lacks what ``method`` needs."""
     missing = _missing(bench, method)
     if missing:
-        raise InputError(f"Benchmark {bench.name!r} {missing}.", hint="choose another --method, e.g. popularity")
+        raise InputError(f"Benchmark {bench.name!r} {missing}.",
+                         hint="choose another --method, e.g. popularity-ns or fennec (they need only the records)")
 
 
 def evaluate(bench: Benchmark, protocol: str, method: str, *, pools: int = 0, **options: Any) -> dict[str, Any]:
