@@ -63,9 +63,11 @@ def list_command() -> None:
 @click.option("--budget", "budgets", type=int, multiple=True, help="Budgets B (budget protocol; default 1 3 5).")
 @click.option("--seeds", type=int, default=5, show_default=True, help="Seeds of held-out model sets (cold-model).")
 @click.option("--pools", type=int, default=0, show_default=True, help="Average over this many random candidate pools.")
+@click.option("--targets", default=None, metavar="TASK,...",
+              help="Hold out and score only these tasks (comma-separated); the others stay history.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Write the result JSON here.")
 def run_command(history: str, protocol: str, method: str, k: int, draws: int, budgets: tuple[int, ...], seeds: int,
-                pools: int, json_out: Path | None) -> None:
+                pools: int, targets: str | None, json_out: Path | None) -> None:
     """Evaluate one method under one protocol and print per-task measures.
 
     \b
@@ -79,7 +81,10 @@ def run_command(history: str, protocol: str, method: str, k: int, draws: int, bu
 
     options = {"few-shot": {"k": k, "n_draws": draws}, "cold-model": {"seeds": range(seeds)},
                "budget": {"budgets": budgets or BUDGETS}}.get(protocol, {})
-    result = evaluate(load(history), protocol, method, pools=pools, **options)
+    bench = load(history)
+    if targets:
+        bench = bench.with_targets([t.strip() for t in targets.split(",") if t.strip()])
+    result = evaluate(bench, protocol, method, pools=pools, **options)
     click.echo(f"{result['benchmark']} | {protocol} | {method} | {result['n_models']} models x "
                f"{result['n_tasks']} tasks | settings {result['settings']}")
     click.echo(_format_table(result))
