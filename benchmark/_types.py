@@ -10,7 +10,7 @@ import pandas as pd
 from fennec.cards import ModelCard, TaskCard
 from fennec.errors import InputError
 
-__all__ = ["Benchmark", "Method", "RECORD_COLUMNS"]
+__all__ = ["RECORD_COLUMNS", "Benchmark", "Method"]
 
 #: The long format every loader produces: one fine-tuning result per row, higher value = better.
 RECORD_COLUMNS = ("model", "task", "value")
@@ -58,7 +58,7 @@ class Benchmark:
         False (``transfergraph8`` keeps all 13 TransferGraph tasks as history and scores its 8 reported targets)."""
         return [t for t in self.tasks if t not in self.task_cards or self.task_cards[t].extra.get("target", True)]
 
-    def with_targets(self, targets: Sequence[str]) -> "Benchmark":
+    def with_targets(self, targets: Sequence[str]) -> Benchmark:
         """A copy whose protocols hold out and score only ``targets``; the other tasks stay history (as
         ``transfergraph8`` keeps TransferGraph's 13 tasks and scores 8).
 
@@ -96,7 +96,7 @@ class Method(Protocol):
     """
 
     def fit(self, records: pd.DataFrame, model_cards: Mapping[str, ModelCard],
-            task_cards: Mapping[str, TaskCard]) -> "Method": ...
+            task_cards: Mapping[str, TaskCard]) -> Method: ...
 
     def score(self, task_card: TaskCard, revealed: pd.DataFrame) -> dict[str, float]: ...
 
