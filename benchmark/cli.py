@@ -13,17 +13,35 @@ __all__ = ["cli"]
 _HEADLINE = ("tau_w", "kendall", "rel@1", "regret@3", "hit@3")
 
 
+def _columns(result: dict) -> list[str]:
+    if result["protocol"] == "learning-curve":  # per fraction: history size, then the measures
+        return [c for c in result["mean"] if c.startswith(("n_history@", "tau_w@", "rel@1@"))]
+    return [c for c in (*_HEADLINE, *(f"regret@B{b}" for b in BUDGETS), *(f"rel@B{b}" for b in BUDGETS))
+            if c in next(iter(result["tasks"].values()))]
+
+
 def _format_table(result: dict) -> str:
     tasks = result["tasks"]
     if not tasks:
         return "(no task could be measured)"
-    columns = [c for c in (*_HEADLINE, *(f"regret@B{b}" for b in BUDGETS), *(f"rel@B{b}" for b in BUDGETS))
-               if c in next(iter(tasks.values()))]
+    columns = _columns(result)
     width = max(len(t) for t in [*tasks, "mean"]) + 2
-    lines = ["task".ljust(width) + "".join(c.rjust(11) for c in columns)]
-    lines += [t.ljust(width) + "".join(f"{tasks[t][c]:11.3f}" for c in columns) for t in sorted(tasks)]
-    lines.append("mean".ljust(width) + "".join(f"{result['mean'][c]:11.3f}" for c in columns))
+    cell = max(11, *(len(c) + 2 for c in columns))
+    lines = ["task".ljust(width) + "".join(c.rjust(cell) for c in columns)]
+    lines += [t.ljust(width) + "".join(f"{tasks[t].get(c, float('nan')):{cell}.3f}" for c in columns)
+              for t in sorted(tasks)]
+    lines.append("mean".ljust(width) + "".join(f"{result['mean'][c]:{cell}.3f}" for c in columns))
     return "\n".join(lines)
+
+
+def _fractions(text: str) -> list[float]:
+    try:
+        return [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        from fennec.errors import InputError
+
+        raise InputError(f"--fractions must be numbers separated by commas. Got {text!r} instead.",
+                         hint="e.g. --fractions 0.25,0.5,1") from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -61,26 +79,47 @@ def list_command() -> None:
 @click.option("--k", type=int, default=3, show_default=True, help="Revealed records per task (few-shot).")
 @click.option("--draws", type=int, default=10, show_default=True, help="Seeded draws of revealed records (few-shot).")
 @click.option("--budget", "budgets", type=int, multiple=True, help="Budgets B (budget protocol; default 1 3 5).")
-@click.option("--seeds", type=int, default=5, show_default=True, help="Seeds of held-out model sets (cold-model).")
+@click.option("--seeds", type=int, default=None,
+              help="Seeds of held-out model sets (cold-model; default 5) or of history subsets (learning-curve; "
+                   "default 3).")
+@click.option("--fractions", default="0.25,0.5,1", show_default=True, metavar="F,...",
+              help="Fractions of the history tasks kept (learning-curve), each in (0, 1].")
 @click.option("--pools", type=int, default=0, show_default=True, help="Average over this many random candidate pools.")
 @click.option("--targets", default=None, metavar="TASK,...",
               help="Hold out and score only these tasks (comma-separated); the others stay history.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Write the result JSON here.")
-def run_command(history: str, protocol: str, method: str, k: int, draws: int, budgets: tuple[int, ...], seeds: int,
-                pools: int, targets: str | None, json_out: Path | None) -> None:
+def run_command(history: str, protocol: str, method: str, k: int, draws: int, budgets: tuple[int, ...],
+                seeds: int | None, fractions: str, pools: int, targets: str | None, json_out: Path | None) -> None:
     """Evaluate one method under one protocol and print per-task measures.
+
+    HISTORY is a released benchmark or your own table. A bare model,task,value table (no cards) runs every method
+    that needs only the records: popularity, popularity-ns, random and fennec (which then ranks a cold task by its
+    prior and a cold model by its bias prior). The others stop with a message naming what the table lacks: logme,
+    sfda, hscore and knn1 read scores computed on each task's images, fennec+metric blends with them,
+    fennec-noimage needs stored image embeddings, imagenet-top1 and params need model cards with that attribute.
+    A suite skips a method where it does not apply and says so in its report.
+
+    learning-curve: cold-task quality against the number of history tasks. For each target task, the method is
+    fitted on a seeded subset of the other tasks at each of --fractions (nested subsets, --seeds of them; the full
+    history once) and scored; columns n_history@fF, tau_w@fF and rel@1@fF per fraction F.
 
     \b
     Examples:
       python -m benchmark run --history sfda11 --protocol cold-task --method popularity
       python -m benchmark run --history transfergraph8 --protocol cold-task --method logme --json out.json
       python -m benchmark run --history shift --protocol few-shot --k 10 --method popularity
+      python -m benchmark run --history my_results.csv --protocol cold-task --method fennec
+      python -m benchmark run --history sfda11 --protocol learning-curve --fractions 0.2,0.5,1 --seeds 3 \\
+          --method popularity-ns
+      python -m benchmark run --history tg.csv --targets svhn,dtd --protocol cold-task --method fennec
     """
     from .loaders import load
     from .runner import evaluate
 
-    options = {"few-shot": {"k": k, "n_draws": draws}, "cold-model": {"seeds": range(seeds)},
-               "budget": {"budgets": budgets or BUDGETS}}.get(protocol, {})
+    options = {"few-shot": {"k": k, "n_draws": draws}, "cold-model": {"seeds": range(5 if seeds is None else seeds)},
+               "budget": {"budgets": budgets or BUDGETS},
+               "learning-curve": {"fractions": _fractions(fractions), "seeds": range(3 if seeds is None else seeds)},
+               }.get(protocol, {})
     bench = load(history)
     if targets:
         bench = bench.with_targets([t.strip() for t in targets.split(",") if t.strip()])
