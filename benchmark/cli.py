@@ -151,12 +151,12 @@ def suite_command(config: Path, out: Path | None, jobs: int, resume: bool) -> No
     """
     import time
 
-    from .reports import run_suite
+    from .reports import headline_measure, run_suite
 
     started = time.monotonic()
 
     def progress(done: int, total: int, result: dict) -> None:
-        measure = "regret@B3" if result["protocol"] == "budget" else "tau_w"
+        measure = headline_measure(result)
         value = result["mean"].get(measure)
         shown = f"{value:.3f}" if value is not None else "n/a (no task measured)"
         click.echo(f"[{done}/{total}] {time.monotonic() - started:6.0f}s  {result['benchmark']:<15} "
@@ -181,7 +181,7 @@ def report_command(results: Path, title: str | None, suite_file: str | None) -> 
 
     from fennec.errors import InputError
 
-    from .reports import write_report
+    from .reports import SKIPPED, write_report
 
     try:
         loaded = json.loads(results.read_text())
@@ -194,8 +194,10 @@ def report_command(results: Path, title: str | None, suite_file: str | None) -> 
     methods = None
     if suite_file and Path(suite_file).exists():  # the suite's method order for the summary
         methods = (yaml.safe_load(Path(suite_file).read_text()) or {}).get("methods")
+    skipped_file = results.parent / SKIPPED  # what the suite did not run, and why (absent for older suites)
+    skipped = json.loads(skipped_file.read_text()) if skipped_file.is_file() else None
     report = write_report(loaded, results.parent, title=title or results.parent.name, source=suite_file,
-                          methods=methods)
+                          methods=methods, skipped=skipped)
     click.echo(f"wrote {report}")
 
 

@@ -9,7 +9,7 @@ from ._types import Benchmark
 from .methods import PUBLISHED, create_method
 from .protocols import mean_over_tasks, run
 
-__all__ = ["check_method_applies", "evaluate", "method_applies"]
+__all__ = ["check_method_applies", "evaluate", "method_applies", "missing_requirement"]
 
 
 #: Methods that blend the space with whichever published metric a benchmark carries (they need at least one).
@@ -20,12 +20,12 @@ NEEDS_IMAGE_EMBEDDINGS = frozenset({"fennec-noimage"})
 NEEDS_CARD_ATTRIBUTE = {"imagenet-top1": "imagenet_top1", "params": "n_params"}
 
 
-def _missing(bench: Benchmark, method: str) -> str | None:
-    """What ``bench`` lacks for ``method`` (None: nothing)."""
+def missing_requirement(bench: Benchmark, method: str) -> str | None:
+    """What ``bench`` lacks for ``method``, as the end of a sentence on the benchmark (None: nothing)."""
     carried = ", ".join(bench.published_metrics()) or "none"
     if method in PUBLISHED and method not in bench.published_metrics():
-        return (f"carries no published {method!r} scores (it has: {carried}); {method!r} reads scores computed "
-                "from the models' features on each task's images, which a model,task,value table does not hold")
+        return (f"carries no published {method!r} scores (it has: {carried}): they are computed from the models' "
+                "features on each task's images, which its tables do not hold")
     if method in NEEDS_ANY_PUBLISHED and not bench.published_metrics():
         return f"carries no published scores for {method!r} to blend with"
     if method in NEEDS_IMAGE_EMBEDDINGS and not any(c.extra.get("proxy") for c in bench.task_cards.values()):
@@ -38,12 +38,12 @@ def _missing(bench: Benchmark, method: str) -> str | None:
 
 def method_applies(bench: Benchmark, method: str) -> bool:
     """Whether ``bench`` carries what ``method`` needs (published scores, image embeddings; most need nothing)."""
-    return _missing(bench, method) is None
+    return missing_requirement(bench, method) is None
 
 
 def check_method_applies(bench: Benchmark, method: str) -> None:
     """Raise a clear error when ``bench`` lacks what ``method`` needs."""
-    missing = _missing(bench, method)
+    missing = missing_requirement(bench, method)
     if missing:
         raise InputError(f"Benchmark {bench.name!r} {missing}.",
                          hint="choose another --method, e.g. popularity-ns or fennec (they need only the records)")

@@ -1,0 +1,76 @@
+"""The report's plots: per-task weighted tau on cold tasks, and the learning curve (tau_w against history size)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_per_task_tau(results: list[dict[str, Any]], path: Path) -> Path | None:
+    """Bars of each cold-task result's per-task ``tau_w``, one panel per benchmark (None: no cold-task result)."""
+    cold = [r for r in results if r["protocol"] == "cold-task"]
+    if not cold:
+        return None
+    plt = _pyplot()
+    benches = list(dict.fromkeys(r["benchmark"] for r in cold))
+    fig, axes = plt.subplots(len(benches), 1, figsize=(12, 3.2 * len(benches)), squeeze=False)
+    for ax, bench in zip(axes[:, 0], benches):
+        rows = [r for r in cold if r["benchmark"] == bench]
+        tasks = sorted({t for r in rows for t in r["tasks"]})
+        width = 0.8 / len(rows)
+        for i, r in enumerate(rows):
+            values = [r["tasks"].get(t, {}).get("tau_w", np.nan) for t in tasks]
+            ax.bar(np.arange(len(tasks)) + i * width, values, width, label=f"{r['method']} ({r['mean']['tau_w']:.3f})")
+        ax.set_xticks(np.arange(len(tasks)) + 0.4 - width / 2, tasks, rotation=40, ha="right", fontsize=7)
+        ax.set_ylabel("tau_w")
+        ax.set_title(f"{bench}: cold-task weighted tau per task")
+        ax.axhline(0, color="black", lw=0.5)
+        ax.legend(fontsize=7, ncol=4)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def curve_points(result: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """A learning-curve result as (mean history size, mean tau_w) per fraction, by growing history."""
+    fractions = [key.removeprefix("tau_w@f") for key in result["mean"] if key.startswith("tau_w@f")]
+    sizes = np.array([result["mean"][f"n_history@f{f}"] for f in fractions])
+    means = np.array([result["mean"][f"tau_w@f{f}"] for f in fractions])
+    order = np.argsort(sizes, kind="stable")
+    return sizes[order], means[order]
+
+
+def plot_learning_curves(results: list[dict[str, Any]], path: Path) -> Path | None:
+    """Mean cold-task tau_w against the number of history tasks, a line per method, one panel per benchmark (None:
+    no learning-curve result). No band: tasks differ far more from each other than the methods do, so a spread over
+    tasks would hide the curves; the per-task figures are in the results."""
+    curves = [r for r in results if r["protocol"] == "learning-curve" and r["tasks"]]
+    if not curves:
+        return None
+    plt = _pyplot()
+    benches = list(dict.fromkeys(r["benchmark"] for r in curves))
+    fig, axes = plt.subplots(1, len(benches), figsize=(5.5 * len(benches), 4), squeeze=False)
+    for ax, bench in zip(axes[0], benches):
+        for r in (r for r in curves if r["benchmark"] == bench):
+            sizes, means = curve_points(r)
+            ax.plot(sizes, means, marker="o", label=r["method"])
+        ax.set_xlabel("history tasks the method was fitted on")
+        ax.set_ylabel("mean cold-task tau_w")
+        ax.set_title(f"{bench}: learning curve")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
