@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -171,36 +172,44 @@ def train(
     if epochs < 1:
         raise ValueError(f"`epochs` of train must be >= 1. Got {epochs} instead.")
     out_dir = Path(out_dir) if out_dir is not None else package_data_dir()
-    held_names = list(HELD_OUT if held_out is None else held_out)
-    train_names = [n for n in (corpus_names(per_family) if corpus is None else corpus) if n not in set(held_names)]
-    graphs = extract_graphs(train_names, progress=progress)
-    held_graphs = extract_graphs(held_names, progress=progress)
-    previous_threads = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
+    graphs, held_graphs = _corpus_graphs(corpus, held_out, per_family, progress)
+    with _torch_threads(threads):
         torch.manual_seed(seed)
         encoder = Encoder(hidden=hidden, out_dim=out_dim, num_layers=num_layers)
         losses, seconds = _optimise(encoder, list(graphs.values()), epochs, batch_size, lr, temperature,
                                     stats_weight, seed, progress)  # fmt: skip
         report = write_corpus(encoder, {**graphs, **held_graphs}, held_out=list(held_graphs), out_dir=out_dir)
-    finally:
-        torch.set_num_threads(previous_threads)
     result = TrainResult(len(graphs), epochs, seconds, *losses, heldout_family_rate=report.rate)
-    info = {
-        **asdict(result),
-        "timm_version": import_timm().__version__,
-        "per_family": per_family,
-        "lr": lr,
-        "batch_size": batch_size,
-        "temperature": temperature,
-        "stats_weight": stats_weight,
-        "seed": seed,
-        "threads": threads,
-    }
-    encoder.save(out_dir, info=info)
+    encoder.save(out_dir, info=_run_info(result, per_family=per_family, lr=lr, batch_size=batch_size,
+                                         temperature=temperature, stats_weight=stats_weight, seed=seed,
+                                         threads=threads))
     if progress:
         tqdm.write(str(report))
     return result
+
+
+def _corpus_graphs(corpus: Sequence[str] | None, held_out: Sequence[str] | None, per_family: int,
+                   progress: bool) -> tuple[dict[str, ArchGraph], dict[str, ArchGraph]]:
+    """The graphs to train on and the held-out ones (a held-out name is never trained on)."""
+    held_names = list(HELD_OUT if held_out is None else held_out)
+    train_names = [n for n in (corpus_names(per_family) if corpus is None else corpus) if n not in set(held_names)]
+    return extract_graphs(train_names, progress=progress), extract_graphs(held_names, progress=progress)
+
+
+@contextmanager
+def _torch_threads(threads: int) -> Iterator[None]:
+    """Run the block with ``threads`` torch threads, then restore the caller's setting."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _run_info(result: TrainResult, **settings: object) -> dict[str, object]:
+    """What ``encoder.json`` records of a run: its result, the timm version and the settings."""
+    return {**asdict(result), "timm_version": import_timm().__version__, **settings}
 
 
 def _optimise(

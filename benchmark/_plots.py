@@ -1,10 +1,13 @@
-"""The report's plots: per-task weighted tau on cold tasks, and the learning curve (tau_w against history size)."""
+"""The report's plots: per-task weighted tau on cold tasks, the learning curve (tau_w against history size) and the
+calibration's reliability plot."""
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from .protocols import LEVELS
 
 
 def _pyplot():
@@ -70,6 +73,33 @@ def plot_learning_curves(results: list[dict[str, Any]], path: Path) -> Path | No
         ax.set_title(f"{bench}: learning curve")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_reliability(results: list[dict[str, Any]], path: Path) -> Path | None:
+    """Nominal against empirical coverage (left) and predicted against realised hit@1 and hit@3 (right), one
+    line or marker per benchmark and query; the diagonal is perfect calibration."""
+    rows = [r for r in results if r["protocol"] == "calibration"]
+    if not rows:
+        return None
+    plt = _pyplot()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5))
+    for r in rows:
+        for query, style in (("cold", "-o"), ("k3", "--s")):
+            empirical = [r["mean"].get(f"{query}:coverage@{round(100 * lv)}", np.nan) for lv in LEVELS]
+            left.plot(LEVELS, empirical, style, label=f"{r['benchmark']} {query}", ms=4)
+            for n, marker in ((1, "^"), (3, "o")):
+                right.scatter(r["mean"].get(f"{query}:p_hit@{n}"), r["mean"].get(f"{query}:hit@{n}"), marker=marker,
+                              label=f"{r['benchmark']} {query} hit@{n}", s=30)
+    for ax, title in ((left, "interval coverage"), (right, "top-n holds the best model")):
+        ax.plot([0, 1], [0, 1], color="black", lw=0.6)
+        ax.set(xlim=(0, 1), ylim=(0, 1), title=title)
+        ax.legend(fontsize=6, ncol=2)
+    left.set(xlabel="nominal", ylabel="empirical (held-out tasks)")
+    right.set(xlabel="predicted", ylabel="realised (held-out tasks)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

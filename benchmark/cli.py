@@ -13,9 +13,15 @@ __all__ = ["cli"]
 _HEADLINE = ("tau_w", "kendall", "rel@1", "regret@3", "hit@3")
 
 
+#: The calibration protocol's columns in the printed table (all are in the JSON).
+_CALIBRATION_COLUMNS = ("coverage@80", "coverage@90", "width@90", "p_hit@3", "hit@3")
+
+
 def _columns(result: dict) -> list[str]:
     if result["protocol"] == "learning-curve":  # per fraction: history size, then the measures
         return [c for c in result["mean"] if c.startswith(("n_history@", "tau_w@", "rel@1@"))]
+    if result["protocol"] == "calibration":  # per query (cold, k3)
+        return [c for c in next(iter(result["tasks"].values())) if c.endswith(_CALIBRATION_COLUMNS)]
     return [c for c in (*_HEADLINE, *(f"regret@B{b}" for b in BUDGETS), *(f"rel@B{b}" for b in BUDGETS))
             if c in next(iter(result["tasks"].values()))]
 
@@ -103,6 +109,9 @@ def run_command(history: str, protocol: str, method: str, k: int, draws: int, bu
     fitted on a seeded subset of the other tasks at each of --fractions (nested subsets, --seeds of them; the full
     history once) and scored; columns n_history@fF, tau_w@fF and rel@1@fF per fraction F.
 
+    calibration: are the intervals and ranking confidence honest on held-out tasks? Only fennec and fennec-noimage
+    predict intervals; columns per query (cold, k3): coverage@80, coverage@90, width@90, p_hit@3 and hit@3.
+
     \b
     Examples:
       python -m benchmark run --history sfda11 --protocol cold-task --method popularity
@@ -112,6 +121,7 @@ def run_command(history: str, protocol: str, method: str, k: int, draws: int, bu
       python -m benchmark run --history sfda11 --protocol learning-curve --fractions 0.2,0.5,1 --seeds 3 \\
           --method popularity-ns
       python -m benchmark run --history tg.csv --targets svhn,dtd --protocol cold-task --method fennec
+      python -m benchmark run --history sfda11 --protocol calibration --method fennec
     """
     from .loaders import load
     from .runner import evaluate

@@ -12,10 +12,13 @@ A suite file::
       - {protocol: budget, budgets: [1, 3, 5]}
       - {protocol: cold-model, seeds: 5}
       - {protocol: learning-curve, fractions: [0.25, 0.5, 1.0], seeds: 3}
+      - {protocol: calibration}
 
 A method that needs what a benchmark lacks (published scores, image embeddings, card attributes) is skipped for it,
 and the report's "Not run" table says why. A ``learning-curve`` run (``fractions: [0.25, 0.5, 1.0]``, ``seeds: 3``)
-adds a plot of cold-task tau_w against the number of history tasks.
+adds a plot of cold-task tau_w against the number of history tasks; a ``calibration`` run (only the methods that
+predict intervals take part) adds a table of coverage and predicted against realised hit rates, and a reliability
+plot.
 Evaluations can run in parallel processes (``jobs``), and an interrupted suite resumes where it stopped
 (``resume``): each finished evaluation is appended to ``out/results.partial.jsonl`` as it ends.
 """
@@ -33,11 +36,12 @@ import yaml
 
 from fennec.errors import InputError
 
-from ._plots import plot_learning_curves, plot_per_task_tau
+from ._plots import plot_learning_curves, plot_per_task_tau, plot_reliability
 from .loaders import load
-from .runner import evaluate, missing_requirement
+from .protocols import CALIBRATION_QUERIES
+from .runner import evaluate, missing_requirement, protocol_excludes
 
-__all__ = ["SKIPPED", "headline_measure", "run_suite", "summary_table", "write_report"]
+__all__ = ["SKIPPED", "calibration_rows", "headline_measure", "run_suite", "summary_table", "write_report"]
 
 #: The (benchmark, method, why) pairs a suite did not run, beside its results.json.
 SKIPPED = "skipped.json"
@@ -62,9 +66,12 @@ def _header(result: dict[str, Any], measure: str) -> str:
 
 def headline_measure(result: dict[str, Any]) -> str:
     """The one figure a summary shows for ``result``: ``regret@B3`` (budget), tau_w at the smallest history
-    fraction (learning curve: its full history is the cold task's figure), else ``tau_w``."""
+    fraction (learning curve: its full history is the cold task's figure), the cold query's 90% coverage
+    (calibration), else ``tau_w``."""
     if result["protocol"] == "budget":
         return "regret@B3"
+    if result["protocol"] == "calibration":
+        return "cold:coverage@90"
     if result["protocol"] == "learning-curve":
         return next((key for key in result["mean"] if key.startswith("tau_w@f")), "tau_w")
     return "tau_w"
@@ -139,7 +146,7 @@ def run_suite(config_path: Path, out: Path | None = None, *, jobs: int = 1, resu
     out.mkdir(parents=True, exist_ok=True)
     missing = {(name, method): missing_requirement(load(name), method) for name in benchmarks for method in methods}
     planned = [(name, run, method) for name in benchmarks for run in runs for method in methods
-               if missing[name, method] is None]
+               if missing[name, method] is None and protocol_excludes(method, run["protocol"]) is None]
     skipped = [[name, method, f"the benchmark {why}"] for (name, method), why in missing.items() if why]
     partial = out / _PARTIAL
     done = _finished(partial, planned) if resume else {}
@@ -197,7 +204,8 @@ def _cell(value: float | None) -> str:
 def write_report(results: list[dict[str, Any]], out: Path, title: str, source: str | None,
                  methods: list[str] | None = None, skipped: list[list[str]] | None = None) -> Path:
     """Markdown tables (one per benchmark and run: methods x headline measures), the per-task tau_w plot, the
-    learning curves where the suite ran them, and the (benchmark, method, why) pairs of ``skipped``."""
+    learning curves and the calibration table and plot where the suite ran them, and the (benchmark, method, why)
+    pairs of ``skipped``."""
     lines = [f"# Benchmark report: {title}", "",
              f"Produced by `python -m benchmark suite {source or 'SUITE.yaml'}`; every figure is a mean over tasks "
              "(cold-model: also over its seeds; few-shot: over its draws). `tasks` is the number of tasks a method "
@@ -207,7 +215,8 @@ def write_report(results: list[dict[str, Any]], out: Path, title: str, source: s
     for bench in dict.fromkeys(r["benchmark"] for r in results):
         sample = next(r for r in results if r["benchmark"] == bench)
         lines += [f"## {bench} ({sample['n_models']} models x {sample['n_tasks']} evaluated tasks)", ""]
-        for run in dict.fromkeys(r["run"] for r in results if r["benchmark"] == bench):
+        for run in dict.fromkeys(r["run"] for r in results if r["benchmark"] == bench
+                                 and r["protocol"] != "calibration"):  # its own section below
             rows = [r for r in results if r["benchmark"] == bench and r["run"] == run]
             measures = _row_measures(rows[0])
             lines += [f"**{run}**", "", "| method | tasks | " + " | ".join(_header(rows[0], m) for m in measures) + " |",
@@ -224,6 +233,12 @@ def write_report(results: list[dict[str, Any]], out: Path, title: str, source: s
                   ("Mean cold-task tau_w against the number of history tasks: each target task held out, the "
                    "method fitted on seeded nested subsets of the other tasks (`learning-curve` protocol)."), "",
                   f"![learning curve]({curve.name})", ""]
+    reliability = plot_reliability(results, out / "calibration.png")
+    if reliability:
+        lines += ["## Calibration (held-out tasks)", "", ("Nominal against empirical coverage of the intervals, and "
+                  "predicted against realised hit@3 and regret@3 (`benchmark/protocols/_calibration.py`; only "
+                  "methods that predict intervals take part)."), "",
+                  *calibration_rows(results), "", f"![reliability]({reliability.name})", ""]
     if skipped:
         lines += ["## Not run", "", "| benchmark | method | why |", "|---|---|---|"]
         lines += [f"| {bench} | {method} | {why} |" for bench, method, why in skipped]
@@ -240,6 +255,8 @@ def summary_table(results: list[dict[str, Any]], methods: list[str] | None = Non
     benches = list(dict.fromkeys(r["benchmark"] for r in results))
     cells: dict[tuple[str, str], dict[str, float | None]] = {}
     for r in results:
+        if r["protocol"] == "calibration":  # no ranking figure: the report's calibration section shows it
+            continue
         measure = headline_measure(r)
         cells.setdefault((f"{r['run']}: {measure}", r["method"]), {})[r["benchmark"]] = r["mean"].get(measure)
     runs = list(dict.fromkeys(run for run, _ in cells))
@@ -249,3 +266,17 @@ def summary_table(results: list[dict[str, Any]], methods: list[str] | None = Non
         lines.append(f"| {run} | {method} | " + " | ".join(_cell(row[b]) if b in row else "" for b in benches)
                      + " |")
     return "\n".join(lines)
+
+
+def calibration_rows(results: list[dict[str, Any]]) -> list[str]:
+    """Markdown table: per benchmark and query, empirical coverage at 80% and 90%, the median 90% width, and
+    predicted against realised hit@3 and regret@3."""
+    lines = [("| benchmark | method | query | coverage@80 | coverage@90 | width@90 | p_hit@3 | hit@3 | p_regret@3 "
+              "| regret@3 |"), "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in (r for r in results if r["protocol"] == "calibration"):
+        for query in CALIBRATION_QUERIES:
+            cells = [r["mean"].get(f"{query}:{m}", float("nan")) for m in
+                     ("coverage@80", "coverage@90", "width@90", "p_hit@3", "hit@3", "p_regret@3", "regret@3")]
+            lines.append(f"| {r['benchmark']} | {r['method']} | {query} | "
+                         + " | ".join(f"{c:.3f}" for c in cells) + " |")
+    return lines

@@ -7,9 +7,9 @@ from fennec.errors import InputError
 
 from ._types import Benchmark
 from .methods import PUBLISHED, create_method
-from .protocols import mean_over_tasks, run
+from .protocols import PREDICTING, mean_over_tasks, run
 
-__all__ = ["check_method_applies", "evaluate", "method_applies", "missing_requirement"]
+__all__ = ["check_method_applies", "evaluate", "method_applies", "missing_requirement", "protocol_excludes"]
 
 
 #: Methods that blend the space with whichever published metric a benchmark carries (they need at least one).
@@ -18,6 +18,13 @@ NEEDS_ANY_PUBLISHED = frozenset({"fennec+metric"})
 NEEDS_IMAGE_EMBEDDINGS = frozenset({"fennec-noimage"})
 #: Methods that rank by one attribute of the model cards (a bare model,task,value table has none).
 NEEDS_CARD_ATTRIBUTE = {"imagenet-top1": "imagenet_top1", "params": "n_params"}
+
+
+def protocol_excludes(method: str, protocol: str | None) -> str | None:
+    """Why ``protocol`` cannot measure ``method`` whatever the benchmark (None: it can)."""
+    if protocol == "calibration" and method not in PREDICTING:
+        return f"cannot calibrate {method!r}: it predicts no intervals (only {', '.join(sorted(PREDICTING))} do)"
+    return None
 
 
 def missing_requirement(bench: Benchmark, method: str) -> str | None:
@@ -36,13 +43,17 @@ def missing_requirement(bench: Benchmark, method: str) -> str | None:
     return None
 
 
-def method_applies(bench: Benchmark, method: str) -> bool:
-    """Whether ``bench`` carries what ``method`` needs (published scores, image embeddings; most need nothing)."""
-    return missing_requirement(bench, method) is None
+def method_applies(bench: Benchmark, method: str, protocol: str | None = None) -> bool:
+    """Whether ``bench`` carries what ``method`` needs (published scores, image embeddings, card attributes; most
+    need nothing) and ``protocol`` can measure it (calibration: only methods with intervals)."""
+    return missing_requirement(bench, method) is None and protocol_excludes(method, protocol) is None
 
 
-def check_method_applies(bench: Benchmark, method: str) -> None:
-    """Raise a clear error when ``bench`` lacks what ``method`` needs."""
+def check_method_applies(bench: Benchmark, method: str, protocol: str | None = None) -> None:
+    """Raise a clear error when ``bench`` lacks what ``method`` needs, or ``protocol`` cannot measure it."""
+    excluded = protocol_excludes(method, protocol)
+    if excluded:
+        raise InputError(f"Benchmark {bench.name!r}: {excluded}.", hint="use --method fennec")
     missing = missing_requirement(bench, method)
     if missing:
         raise InputError(f"Benchmark {bench.name!r} {missing}.",
@@ -58,7 +69,7 @@ def evaluate(bench: Benchmark, protocol: str, method: str, *, pools: int = 0, **
         ``{"benchmark", "protocol", "method", "settings", "tasks": {task: {measure: value}},
         "mean": {measure: value}}``; ``settings`` records every option (k, seeds, pools) that produced the figures.
     """
-    check_method_applies(bench, method)
+    check_method_applies(bench, method, protocol)
     tasks = run(bench, protocol, lambda: create_method(method), pools=pools, **options)
     return {
         "benchmark": bench.name,

@@ -7,12 +7,15 @@ classes (LogME), and replace the eigenbasis by one Cholesky solve, ``W W^T = shr
 
 Usage::
 
-    python benchmarks/bench_metrics.py            # both sizes, medians of 5
+    python benchmarks/bench_metrics.py            # both sizes, default threading then one thread, medians of 5
     python benchmarks/bench_metrics.py --quick    # only N=5,000, D=1,024, C=50
     python benchmarks/bench_metrics.py --device cuda
-    python benchmarks/bench_metrics.py --threads 1  # both sides single-threaded
+    python benchmarks/bench_metrics.py --threads 1  # only with both sides single-threaded
 
-Both implementations run in float64 on the same synthetic features, in the same process. Memory: "tracemalloc"
+Every threading runs both sides alike: ``default`` sets nothing (torch and the BLAS libraries use what they pick,
+all the cores here); a count limits torch's pool and every BLAS library (threadpoolctl) to it. The implementations
+run on the same synthetic features, in the same process; the ratio is against fennec in float64 (the default),
+and fennec's float32 option is shown with its relative difference. Memory: "tracemalloc"
 is the peak of NumPy's own allocations (LAPACK's internal workspaces are not tracked); "RSS" is the peak increase
 of the process's resident memory during a call, sampled every millisecond by a thread (it sees everything,
 including torch's allocations and LAPACK workspaces); on CUDA, torch's peak allocated device memory.
@@ -31,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg
 import torch
-from threadpoolctl import threadpool_limits
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from fennec.metrics import logme, sfda
 
@@ -196,11 +199,13 @@ def _memory(fn: Callable[[], float], *, numpy_side: bool, cuda: bool) -> tuple[f
 
 def measure(impls: list[tuple[str, Callable[[], float], bool]], repeats: int, cuda: bool) -> dict[str, Result]:
     """Median time of each implementation; runs are interleaved so that a change of machine load (the cores are
-    shared) affects all implementations alike."""
+    shared) affects all implementations alike. Each run starts after a pause of 0.2 s, so that BLAS worker threads
+    still spinning after the previous run (OpenBLAS's spin for about 0.1 s) do not slow the next one down."""
     times: dict[str, list[float]] = {label: [] for label, _, _ in impls}
     values: dict[str, float] = {}
     for _ in range(repeats):
         for label, fn, numpy_side in impls:
+            time.sleep(0.2)
             elapsed, values[label] = _timed(fn, cuda and not numpy_side)
             times[label].append(elapsed)
     results = {}
@@ -219,40 +224,34 @@ def make_features(n: int, d: int, c: int, seed: int = 0) -> tuple[np.ndarray, np
     return np.maximum(x, -0.2).astype(np.float32), y
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="only the first size (N=5,000, D=1,024, C=50)")
-    parser.add_argument("--device", default="cpu", help="device for fennec's metrics, e.g. cuda")
-    parser.add_argument("--repeats", type=int, default=5, help="timed runs per implementation (median reported)")
-    parser.add_argument("--threads", type=int, default=2,
-                        help="CPU threads for both sides: torch's pool and NumPy's BLAS/LAPACK (default 2)")
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    threadpool_limits(args.threads, user_api="blas")
-    cuda = torch.device(args.device).type == "cuda"
-    print(f"torch {torch.__version__}, numpy {np.__version__}; CPU cores visible: {os.cpu_count()}, "
-          f"threads (torch and NumPy's BLAS): {args.threads}; fennec on {args.device}; float64; "
-          f"medians of {args.repeats}")
-    print("load average at start (1, 5, 15 min): " + ", ".join(f"{v:.1f}" for v in os.getloadavg()))
-    warm_x, warm_y = make_features(300, 32, 4)
-    for fn in (logme, sfda):  # first-call costs (thread pools, kernels) are not what we measure
-        fn(torch.as_tensor(warm_x, device=args.device), warm_y)
+def _threadings(values: list[str]) -> list[int | None]:
+    """``default`` (None: no setting, what torch and BLAS pick) or a thread count, in the order given."""
+    try:
+        return [None if v == "default" else int(v) for v in values]
+    except ValueError:
+        raise SystemExit(f"--threads takes 'default' or integers. Got {values} instead.") from None
+
+
+def run_sizes(sizes: list[tuple[int, int, int]], device: str, repeats: int, cuda: bool) -> None:
+    """The table for one threading: every size, LogME then SFDA, fennec in float64 and float32 and the baselines."""
     header = (f"{'N':>6} {'D':>5} {'C':>4}  {'metric':6} {'implementation':22} {'median s':>9} {'ratio':>6} "
               f"{'rel diff':>9} {'RSS MB':>7} {'traced MB':>10}")
     print(header)
     print("-" * len(header))
-    for n, d, c in SIZES[:1] if args.quick else SIZES:
+    for n, d, c in sizes:
         x, y = make_features(n, d, c)
-        x_dev = torch.as_tensor(x, device=args.device)  # the transfer to the device is not timed
+        x_dev = torch.as_tensor(x, device=device)  # the transfer to the device is not timed
         runs = {
-            "logme": [("fennec (torch)", lambda: logme(x_dev, y), False),
-                      ("numpy, SVD (reference)", lambda: logme_numpy(x, y), True),
-                      ("numpy, eigh", lambda: logme_numpy(x, y, gram_svd=False), True)],
-            "sfda": [("fennec (torch)", lambda: sfda(x_dev, y), False),
-                     ("numpy (reference)", lambda: sfda_numpy(x, y), True)],
+            "logme": [("fennec (float64)", lambda x_dev=x_dev, y=y: logme(x_dev, y), False),
+                      ("fennec (float32)", lambda x_dev=x_dev, y=y: logme(x_dev, y, dtype=torch.float32), False),
+                      ("numpy, SVD (reference)", lambda x=x, y=y: logme_numpy(x, y), True),
+                      ("numpy, eigh", lambda x=x, y=y: logme_numpy(x, y, gram_svd=False), True)],
+            "sfda": [("fennec (float64)", lambda x_dev=x_dev, y=y: sfda(x_dev, y), False),
+                     ("fennec (float32)", lambda x_dev=x_dev, y=y: sfda(x_dev, y, dtype=torch.float32), False),
+                     ("numpy (reference)", lambda x=x, y=y: sfda_numpy(x, y), True)],
         }
         for metric, impls in runs.items():
-            results = measure(impls, args.repeats, cuda)
+            results = measure(impls, repeats, cuda)
             ours = results[impls[0][0]]
             for label, res in results.items():
                 ratio = res.median_s / ours.median_s
@@ -260,7 +259,36 @@ def main() -> None:
                 traced = "-" if res.traced_mb is None else f"{res.traced_mb:.0f}"
                 print(f"{n:>6} {d:>5} {c:>4}  {metric:6} {label:22} {res.median_s:>9.3f} {ratio:>5.1f}x "
                       f"{rel:>9.1e} {res.rss_mb:>7.0f} {traced:>10}", flush=True)
-    print("ratio = median time of the row / median time of fennec; rel diff = |value - fennec's| / |value|.")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="only the first size (N=5,000, D=1,024, C=50)")
+    parser.add_argument("--device", default="cpu", help="device for fennec's metrics, e.g. cuda")
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs per implementation (median reported)")
+    parser.add_argument("--threads", nargs="+", default=["default", "1"],
+                        help="threadings to run, in order: 'default' (no setting: what torch and BLAS choose) "
+                             "and/or a count for both sides, torch's pool and every BLAS (default: default 1)")
+    args = parser.parse_args()
+    cuda = torch.device(args.device).type == "cuda"
+    print(f"torch {torch.__version__}, numpy {np.__version__}; CPU cores visible: {os.cpu_count()}; fennec on "
+          f"{args.device}; medians of {args.repeats}")
+    warm_x, warm_y = make_features(300, 32, 4)
+    for fn in (logme, sfda):  # first-call costs (thread pools, kernels) are not what we measure
+        fn(torch.as_tensor(warm_x, device=args.device), warm_y)
+    for threads in _threadings(args.threads):
+        if threads is None:
+            limits = threadpool_limits(None)  # changes nothing
+        else:
+            torch.set_num_threads(threads)
+            limits = threadpool_limits(threads)
+        with limits:
+            pools = ", ".join(f"{i['prefix']} {i['num_threads']}" for i in threadpool_info())
+            print(f"\n== threads: {'default' if threads is None else threads} (torch {torch.get_num_threads()}; "
+                  f"{pools}); load average (1, 5, 15 min): " + ", ".join(f"{v:.1f}" for v in os.getloadavg()))
+            run_sizes(SIZES[:1] if args.quick else SIZES, args.device, args.repeats, cuda)
+    print("\nratio = median time of the row / median time of fennec (float64); rel diff = |value - fennec float64's| "
+          "/ |value|.")
     print("traced MB: tracemalloc peak for NumPy rows" + (", CUDA peak allocated for fennec rows." if cuda else "."))
     print("load average at end (1, 5, 15 min): " + ", ".join(f"{v:.1f}" for v in os.getloadavg()))
 

@@ -12,22 +12,28 @@ __all__ = ["plot_recommendation"]
 
 
 def plot_recommendation(result: Recommendation, workspace: Workspace, path: str | Path) -> Path:
-    """Write a PNG: left, the ranking with bands of +-(1 - confidence) x the spread of the scores (a heuristic:
-    a model the space knows well gets a tight band, one it is unsure of a wide one); right, the historical tasks'
-    side features in 2-D (PCA) with the new task marked."""
+    """Write a PNG: left, the ranking's predicted values with their widest interval (split-conformal, in the
+    task's units; a space saved before intervals shows its scores alone); right, the historical tasks' side
+    features in 2-D (PCA) with the new task marked."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     ranking = result.ranking[::-1]
-    scores = np.array([r["score"] for r in ranking])
-    spread = float(scores.std()) or 1.0
-    bands = np.array([(1 - r["confidence"]) * spread for r in ranking])
+    has_values = all("predicted" in r for r in ranking)
+    values = np.array([r["predicted"] if has_values else r["score"] for r in ranking])
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, max(3.5, 0.35 * len(ranking) + 1)))
-    left.barh(range(len(ranking)), scores, xerr=bands, color="tab:blue", alpha=0.8, capsize=3)
+    if has_values and ranking[0].get("interval"):
+        level = max(ranking[0]["interval"], key=lambda lv: float(lv.rstrip("%")))
+        bounds = np.array([r["interval"][level] for r in ranking])
+        left.barh(range(len(ranking)), values, xerr=[values - bounds[:, 0], bounds[:, 1] - values],
+                  color="tab:blue", alpha=0.8, capsize=3)
+        left.set_xlabel(f"predicted value with its {level} interval ({result.confidence.get('units_from', '')})")
+    else:
+        left.barh(range(len(ranking)), values, color="tab:blue", alpha=0.8)
+        left.set_xlabel("predicted score (normalised units)")
     left.set_yticks(range(len(ranking)), [r["model"] for r in ranking], fontsize=8)
-    left.set_xlabel("predicted score (per-task z units)")
     left.set_title(f"Top {len(ranking)} for {result.task}")
 
     stored = np.load(workspace.version_dir(result.space_version) / TASK_FEATURES)

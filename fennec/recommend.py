@@ -19,10 +19,11 @@ import pandas as pd
 
 from .cards import ModelCard, TaskCard
 from .errors import InputError
+from .forecast import expected_gains, fallback_reason, model_rows, ranking_summary, stop_advice
 from .scoring import cannot_rank
 from .side_features import TaskFeaturizer, model_side_features
-from .space import TransferSpace
-from .workspace import Workspace, WorkspaceError
+from .space import LEVELS, TaskPrediction, TransferSpace
+from .workspace import DEFAULT_CONFIG, Workspace, WorkspaceError
 
 __all__ = ["Recommender", "Recommendation", "NextPicks"]
 
@@ -40,14 +41,21 @@ class Recommendation:
     task : str
         The task's name.
     ranking : list of dict
-        ``{"model", "score", "confidence"}`` best first (``score`` in the space's normalised units, blended with
-        the fallback metric where one ran; ``confidence`` in [0, 1]).
+        ``{"model", "score", "predicted", "interval", "confidence"}`` best first: ``score`` in the space's
+        normalised units (the order; blended with the fallback metric where one ran), ``predicted`` the expected
+        value in the task's units, ``interval`` nominal level (``"80%"``, ``"90%"``) -> ``[low, high]``
+        (split-conformal, from the history's held-out tasks), ``confidence`` the estimated chance that the model
+        is among the task's true best three (:mod:`fennec.forecast`).
     fallback : dict or None
         ``{"metric", "models", "reason"}`` when a cold-start metric was computed and blended in.
     space_version : str
         The workspace version that answered.
     explanation : dict
         ``{"nearest_tasks": [{"task", "similarity"}], "models": {model: [{"task", "value", "rank"}]}}``.
+    confidence : dict
+        The ranking's confidence (:func:`fennec.forecast.ranking_summary`): ``p_best_in_top`` and
+        ``expected_regret`` of the top 1, 3 and 5, and where the task's units come from (empty for a space saved
+        before intervals).
     """
 
     task: str
@@ -56,10 +64,11 @@ class Recommendation:
     space_version: str
     explanation: dict[str, Any] = field(default_factory=dict)
     task_features: np.ndarray | None = field(default=None, repr=False)
+    confidence: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {"task": self.task, "ranking": self.ranking, "fallback": self.fallback,
-                "space_version": self.space_version, "explanation": self.explanation}
+        return {"task": self.task, "ranking": self.ranking, "confidence": self.confidence,
+                "fallback": self.fallback, "space_version": self.space_version, "explanation": self.explanation}
 
 
 @dataclass
@@ -71,16 +80,23 @@ class NextPicks:
     task : str
         The task's name.
     picks : list of dict
-        ``{"model", "value", "score", "confidence", "trained_on_task_data"}``, the best bet first: ``value`` is what
+        ``{"model", "value", "score", "predicted", "interval", "expected_gain", "confidence",
+        "trained_on_task_data"}``, the best bet first: ``value`` is what
         :meth:`fennec.space.TransferSpace.next_scores` ranks by (the score with its optimism and hedging),
-        ``score`` and ``confidence`` are the space's plain score and confidence given the tried results, and
-        ``trained_on_task_data`` says whether the model's card names the task's own dataset.
+        ``score`` the space's plain score given the tried results; ``predicted`` and ``interval`` the expected
+        value and its intervals in the task's units (units from the tried results), ``expected_gain`` what one try
+        of the model is expected to add over the best tried result (from the intervals' error distribution),
+        ``confidence`` the chance it is among the task's true best three; ``trained_on_task_data`` whether the
+        model's card names the task's own dataset.
     tried : dict
         The results that were used (model -> value).
     ignored : list of str
         Tried models the space does not know (their results could not be used).
     space_version : str
         The workspace version that answered.
+    advice : str or None
+        Set when one more try is unlikely to pay: the best pick's expected gain is below the config's
+        ``next.min_gain`` times the best tried result (:func:`fennec.forecast.stop_advice`).
     """
 
     task: str
@@ -88,10 +104,11 @@ class NextPicks:
     tried: dict[str, float]
     ignored: list[str]
     space_version: str
+    advice: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"task": self.task, "picks": self.picks, "tried": self.tried, "ignored": self.ignored,
-                "space_version": self.space_version}
+                "space_version": self.space_version, "advice": self.advice}
 
 
 class Recommender:
@@ -213,14 +230,26 @@ class Recommender:
         ids, scores, confidence = space.score(task_features=features)
         order = np.argsort(-scores, kind="stable")
         ids, scores, confidence = ids[order], scores[order], confidence[order]
-        used = self._fallback(task, ids, scores, confidence, k, fallback)
+        prediction = space.predict_task(features, levels=self._levels()) if space.uncertainty_ is not None else None
+        used = self._fallback(task, ids, scores, confidence, k, fallback, prediction)
         if used is not None:
             ids, scores, confidence = used.pop("_ranked")
-        ranking = [{"model": str(m), "score": float(s), "confidence": float(c)}
+        rows = model_rows(prediction, [str(m) for m in ids[:k]]) if prediction is not None else {}
+        ranking = [{"model": str(m), "score": float(s), **rows.get(str(m), {"confidence": float(c)})}
                    for m, s, c in zip(ids[:k], scores[:k], confidence[:k])]
         explanation = (self._explain(space, features, [r["model"] for r in ranking], version)
                        if explain else {})
-        return Recommendation(card.name, ranking, used, version, explanation, features)
+        summary = ranking_summary(prediction, k) if prediction is not None else {}
+        return Recommendation(card.name, ranking, used, version, explanation, features, summary)
+
+    def _levels(self) -> tuple[float, ...]:
+        """The nominal coverages of the intervals (workspace config ``intervals: [0.8, 0.9]``)."""
+        levels = self.workspace.config.get("intervals") or LEVELS
+        bad = [lv for lv in levels if not isinstance(lv, (int, float)) or not 0 < lv < 1]
+        if bad:
+            raise WorkspaceError(f"`intervals` in the config of {self.workspace.path} must be levels in (0, 1). "
+                                 f"Got {bad}.", hint="e.g. intervals: [0.8, 0.9]")
+        return tuple(float(lv) for lv in levels)
 
     def next(self, task: Any, tried: Mapping[str, float] | None = None, k: int = 3,
              candidates: list[str] | None = None, dataset: str | None = None, version: str | None = None
@@ -266,19 +295,35 @@ class Recommender:
         picks = [{"model": str(ids[i]), "value": float(values[i]), "score": float(scores[i]),
                   "confidence": float(confidence[i]), "trained_on_task_data": str(ids[i]) in matched}
                  for i in order]
-        return NextPicks(card.name, picks, used, ignored, version)
+        advice = None
+        if space.uncertainty_ is not None:
+            prediction = space.predict_task(features, used, levels=self._levels())
+            best = max(used.values()) if used else -np.inf
+            gains = expected_gains(prediction, space, best) if used else np.full(len(ids), np.nan)
+            rows = model_rows(prediction, [p["model"] for p in picks])
+            for pick, i in zip(picks, order):
+                pick.update(rows[pick["model"]], expected_gain=float(gains[i]))
+            if used and picks:
+                policy = self.workspace.config.get("next") or {}
+                advice = stop_advice(max(p["expected_gain"] for p in picks), best, policy)
+        return NextPicks(card.name, picks, used, ignored, version, advice)
 
     def _fallback(self, task: Any, ids: np.ndarray, scores: np.ndarray, confidence: np.ndarray, k: int,
-                  fallback: str | None) -> dict[str, Any] | None:
-        policy = {**{"metric": "sfda", "below_confidence": 0.5, "top": 5}, **self.workspace.config["fallback"]}
+                  fallback: str | None, prediction: TaskPrediction | None) -> dict[str, Any] | None:
+        policy = {**DEFAULT_CONFIG["fallback"], **self.workspace.config["fallback"]}
         if fallback in (None, "none"):
             return None
-        top_confidence = float(confidence[:k].mean())
         if fallback == "auto":
-            if top_confidence >= policy["below_confidence"]:
+            if prediction is not None:
+                reason = fallback_reason(prediction, str(ids[0]), policy)
+            else:  # a space saved before intervals: its kernel-based confidence decides, as it did then
+                top_confidence = float(confidence[:k].mean())
+                limit = float(policy.get("below_confidence", 0.5))
+                reason = (f"mean confidence of the top {k} is {top_confidence:.2f} < {limit}"
+                          if top_confidence < limit else None)
+            if reason is None:
                 return None
-            metric, reason = policy["metric"], (f"mean confidence of the top {k} is {top_confidence:.2f} < "
-                                                f"{policy['below_confidence']}")
+            metric = policy["metric"]
         else:
             metric, reason = fallback, "requested"
         if not hasattr(task, "iter_batches"):

@@ -43,7 +43,9 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "task_proxies": {name: list(parts) for name, parts in DEFAULT_TASK_PROXIES.items()},
     "image_proxy": "default",              # embeds a task's images (clip, default; null: none)
     "space": {},                           # TransferSpace hyper-parameters overriding configs/space.yaml
-    "fallback": {"metric": "sfda", "below_confidence": 0.5, "top": 5},
+    "fallback": {"metric": "sfda", "above_regret": 0.02, "top": 5},
+    "intervals": [0.8, 0.9],
+    "next": {"min_gain": 0.005},
 }
 
 

@@ -12,10 +12,10 @@ from collections.abc import Callable
 from fennec.errors import UnknownNameError
 
 from .._types import Method
-from ._baselines import CardAttribute, Popularity, RandomScores
+from ._baselines import CardAttribute, Popularity, RandomScores, normalize_records
 from ._published import PublishedScores
 
-__all__ = ["PUBLISHED", "available", "create_method", "register_method"]
+__all__ = ["PUBLISHED", "available", "create_method", "normalize_records", "register_method"]
 
 #: Methods that read scores a benchmark publishes (they apply only where its task cards carry them).
 PUBLISHED = frozenset({"logme", "hscore", "knn1", "sfda"})

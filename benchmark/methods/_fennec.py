@@ -22,7 +22,9 @@ import pandas as pd
 
 from fennec.cards import ModelCard, TaskCard
 from fennec.side_features import DEFAULT_TASK_PROXIES, TaskFeaturizer, model_side_features
-from fennec.space import TransferSpace
+from fennec.space import TaskPrediction, TransferSpace
+
+from ..protocols import LEVELS
 
 __all__ = ["FennecMethod"]
 
@@ -91,6 +93,12 @@ class FennecMethod:
         feats, known = self._task_features(task_card), self._revealed(revealed)
         scores = np.mean([space.score(task_features=feats, revealed=known)[1] for space in self.spaces_], axis=0)
         return dict(zip(self.space_.model_ids_, scores.tolist()))
+
+    def predict(self, task_card: TaskCard, revealed: pd.DataFrame, levels: Sequence[float] = LEVELS
+                ) -> TaskPrediction:
+        """The first space's values, intervals and ranking confidence for the task (:meth:`TransferSpace.predict_task`;
+        the calibration protocol's input)."""
+        return self.space_.predict_task(self._task_features(task_card), self._revealed(revealed), levels)
 
     def next(self, task_card: TaskCard, revealed: pd.DataFrame, candidates: Sequence[str] | None = None) -> str:
         feats, known = self._task_features(task_card), self._revealed(revealed)

@@ -45,7 +45,7 @@ class ProxyNeighbours:
 
     def fit(self, records: pd.DataFrame, model_cards: Mapping[str, ModelCard],
             task_cards: Mapping[str, TaskCard]) -> "ProxyNeighbours":
-        from ..methods._baselines import normalize_records
+        from ..methods import normalize_records
 
         z = records.assign(z=normalize_records(records)).pivot(index="task", columns="model", values="z")
         self.z_ = z
@@ -75,12 +75,10 @@ def discrimination(bench: Benchmark,
         "cold_task": {method: {measure: mean}}}``.
     """
     from ..methods import create_method
-    from ..methods._published import PublishedScores
     from ..protocols import cold_task, mean_over_tasks
 
     table = bench.records.pivot(index="task", columns="model", values="value")
-    factories = {"logme": lambda: PublishedScores("logme"), "sfda": lambda: PublishedScores("sfda"),
-                 "proxy-neighbours": ProxyNeighbours}
+    factories = {"proxy-neighbours": ProxyNeighbours}  # the others by name ("logme", "sfda": published scores)
     cold = {name: mean_over_tasks(cold_task(bench, factories.get(name, lambda n=name: create_method(n))))
             for name in methods}
     return {"n_models": table.shape[1], "n_tasks": table.shape[0],

@@ -1,5 +1,6 @@
 """Evaluation protocols: those of ``specs/evaluation.md`` (cold task, few-shot task, cold model, budgeted
-selection) and the learning curve (cold-task quality against the size of the history).
+selection), the learning curve (cold-task quality against the size of the history) and calibration (are a method's
+intervals and ranking confidence honest on held-out tasks).
 
 Each protocol takes a :class:`~benchmark._types.Benchmark` and a factory of fresh methods, splits the records, fits a
 fresh method on the training part only (the held-out records never reach ``fit``), scores, and returns per-task
@@ -15,6 +16,7 @@ import numpy as np
 from fennec.errors import UnknownNameError
 
 from .._types import Benchmark
+from ._calibration import CALIBRATION_QUERIES, LEVELS, PREDICTING, calibration
 from ._common import MethodFactory, TaskMeasures, average_runs
 from ._holdout import BUDGETS, budget, cold_model, cold_task, few_shot
 from ._learning_curve import (
@@ -25,8 +27,10 @@ from ._learning_curve import (
     learning_curve,
 )
 
-__all__ = ["BUDGETS", "CURVE_MEASURES", "FRACTIONS", "PROTOCOLS", "budget", "cold_model", "cold_task", "curve_key",
-           "few_shot", "history_subsets", "learning_curve", "mean_over_tasks", "run", "subsample_pools"]
+__all__ = ["BUDGETS", "CALIBRATION_QUERIES", "CURVE_MEASURES", "FRACTIONS", "LEVELS", "PREDICTING", "PROTOCOLS",
+           "budget", "calibration", "cold_model", "cold_task", "curve_key", "few_shot", "history_subsets",
+           "learning_curve", "mean_over_tasks", "run", "subsample_pools"]
+
 
 def mean_over_tasks(results: TaskMeasures) -> dict[str, float]:
     """Mean of each measure over tasks (the report's headline numbers)."""
@@ -38,7 +42,7 @@ def mean_over_tasks(results: TaskMeasures) -> dict[str, float]:
 
 PROTOCOLS: dict[str, Callable[..., TaskMeasures]] = {
     "cold-task": cold_task, "few-shot": few_shot, "cold-model": cold_model, "budget": budget,
-    "learning-curve": learning_curve,
+    "learning-curve": learning_curve, "calibration": calibration,
 }
 
 

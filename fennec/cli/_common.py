@@ -36,3 +36,19 @@ def print_table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> None:
     click.echo("  ".join(str(h).ljust(w) for h, w in zip(header, widths)))
     for row in cells:
         click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths)))
+
+
+def interval_text(row: dict[str, Any], level: str = "80%") -> str:
+    """A ranking row's interval at ``level`` as ``[low, high]`` ("" when the space gave none)."""
+    bounds = (row.get("interval") or {}).get(level)
+    return f"[{bounds[0]:.4g}, {bounds[1]:.4g}]" if bounds else ""
+
+
+def confidence_line(summary: dict[str, Any]) -> str | None:
+    """One sentence of a recommendation's ranking confidence (None for a space saved before intervals)."""
+    if not summary or not summary.get("p_best_in_top"):
+        return None
+    hit, regret = summary["p_best_in_top"], summary["expected_regret"]
+    return (f"Chance the best model is in the top 1 / 3 / 5: {hit['1']:.0%} / {hit['3']:.0%} / {hit['5']:.0%}; "
+            f"expected regret of the top pick {regret['1']:.3g}, of the top 3 {regret['3']:.3g} "
+            f"(units from {summary['units_from']}).")

@@ -18,6 +18,8 @@ import click
 
 from fennec import config
 
+from ._common import confidence_line, interval_text
+
 __all__ = ["command"]
 
 _MARKER = "fennec-demo.json"
@@ -83,10 +85,14 @@ def _print_report(result, report: list[dict], truth, version: str, say) -> None:
     """Step 4: the recommendation next to the truth, the fallback, the nearest tasks, the best model."""
     say(f"[4/4] Recommendation (space {version}) next to what fine-tuning really gave:")
     width = max(len(r["model"]) for r in report)
-    say(f"  {'rank':>4}  {'model':<{width}}  {'score':>7}  {'confidence':>10}  {'true acc.':>9}  true rank")
+    say(f"  {'rank':>4}  {'model':<{width}}  {'predicted':>9}  {'80% interval':>16}  {'P(top 3)':>8}  "
+        f"{'true acc.':>9}  true rank")
     for i, r in enumerate(report, start=1):
-        say(f"  {i:>4}  {r['model']:<{width}}  {r['score']:>7.3f}  {r['confidence']:>10.2f}  "
-            f"{r['true_accuracy']:>9.3f}  {r['true_rank']:>3} of {len(truth)}")
+        say(f"  {i:>4}  {r['model']:<{width}}  {r.get('predicted', float('nan')):>9.3f}  {interval_text(r):>16}  "
+            f"{r['confidence']:>8.2f}  {r['true_accuracy']:>9.3f}  {r['true_rank']:>3} of {len(truth)}")
+    line = confidence_line(result.confidence)
+    if line:
+        say(f"  {line}")
     if result.fallback:
         say(f"  Blended with {result.fallback['metric']} on the task's images for "
             f"{len(result.fallback['models'])} candidates ({result.fallback['reason']}).")

@@ -7,7 +7,7 @@ import click
 
 from fennec.errors import InputError
 
-from ._common import emit_json, json_option, open_workspace, print_table, workspace_option
+from ._common import emit_json, interval_text, json_option, open_workspace, print_table, workspace_option
 from .embed import load_cli_task, task_options, warnings_as_lines
 
 __all__ = ["command"]
@@ -55,9 +55,12 @@ def command(task_dir: str, max_per_class: int, max_images: int, seed: int, tried
     click.echo(f"Task {result.task}: {len(result.tried)} result(s) tried; space {result.space_version} of {ws.path}")
     if result.ignored:
         click.echo(f"Ignored (models the space does not know): {', '.join(result.ignored)}")
-    print_table([(i + 1, p["model"], p["value"], p["score"], p["confidence"],
+    print_table([(i + 1, p["model"], p["value"], p.get("predicted", ""), interval_text(p), p.get("expected_gain", ""),
                   "trained on this task's data" if p["trained_on_task_data"] else "")
-                 for i, p in enumerate(result.picks)], ["pick", "model", "bet", "score", "confidence", "note"])
+                 for i, p in enumerate(result.picks)],
+                ["pick", "model", "bet", "predicted", "80% interval", "expected gain", "note"])
+    if result.advice:
+        click.echo(f"Advice: {result.advice}.")
 
 
 def _read_tried(path: Path) -> dict[str, float]:

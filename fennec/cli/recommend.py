@@ -5,7 +5,8 @@ from pathlib import Path
 
 import click
 
-from ._common import emit_json, json_option, open_workspace, print_table, workspace_option
+from ._common import (confidence_line, emit_json, interval_text, json_option, open_workspace, print_table,
+                      workspace_option)
 from .embed import load_cli_task, task_options, warnings_as_lines
 
 __all__ = ["command"]
@@ -15,7 +16,8 @@ __all__ = ["command"]
 @task_options
 @click.option("--top", "k", type=click.IntRange(min=1), default=10, show_default=True, help="How many models.")
 @click.option("--fallback", default="auto", show_default=True,
-              help="Cold-start metric blended in for candidates with local weights: auto (when confidence is low), "
+              help="Cold-start metric blended in for candidates with local weights: auto (when the top pick's expected "
+                   "regret is high, see the config's fallback.above_regret), "
                    "sfda, logme, ... or none.")
 @click.option("--explain", is_flag=True, help="Show the nearest historical tasks and how each model did there.")
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), help="Write a PNG of the ranking here.")
@@ -50,8 +52,12 @@ def command(task_dir: str, max_per_class: int, max_images: int, seed: int, k: in
         emit_json(result.to_json())
         return
     click.echo(f"Task {result.task}: {len(task.label_names)} classes; space {result.space_version} of {ws.path}")
-    print_table([(i + 1, r["model"], r["score"], r["confidence"]) for i, r in enumerate(result.ranking)],
-                ["rank", "model", "score", "confidence"])
+    print_table([(i + 1, r["model"], r["score"], r.get("predicted", ""), interval_text(r), r["confidence"])
+                 for i, r in enumerate(result.ranking)],
+                ["rank", "model", "score", "predicted", "80% interval", "P(in true top 3)"])
+    line = confidence_line(result.confidence)
+    if line:
+        click.echo(line)
     if result.fallback:
         fb = result.fallback
         click.echo(f"Blended with {fb['metric']} computed on the task's images for {', '.join(fb['models'])} "

@@ -8,9 +8,10 @@ from collections.abc import Iterator
 
 import torch
 
+from fennec.metrics._lapack import gram_lower, mirror_lower
 from fennec.metrics._validation import Labels, check_float, check_int
 
-__all__ = ["one_hot", "class_means", "gram", "rank_cutoff", "spd_solve", "pca", "class_blocks",
+__all__ = ["one_hot", "class_means", "gram", "gram_blocks", "rank_cutoff", "spd_solve", "pca", "class_blocks",
            "check_pca_components"]
 
 # Upper bound on the elements of one temporary block (float64: 512 MiB); larger jobs are split into chunks.
@@ -29,7 +30,15 @@ def class_means(x: torch.Tensor, labels: Labels) -> torch.Tensor:
 
 
 def gram(x: torch.Tensor) -> torch.Tensor:
-    """``x^T x`` (D, D) computing only its upper block triangle, as BLAS's ``syrk`` does.
+    """``x^T x`` (D, D), exactly symmetric: one ``?syrk`` of SciPy's BLAS on the CPU (see
+    :mod:`fennec.metrics._lapack`), :func:`gram_blocks` elsewhere."""
+    if x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64):
+        return torch.from_numpy(mirror_lower(gram_lower(x.numpy())))
+    return gram_blocks(x)
+
+
+def gram_blocks(x: torch.Tensor) -> torch.Tensor:
+    """``x^T x`` (D, D) in torch, computing only its upper block triangle, as BLAS's ``syrk`` does.
 
     The columns are cut into up to 8 blocks of at least 256; row block i is one product with the columns from
     block i on, mirrored below the diagonal. That is (b + 1) / (2b) of a full product's flops (5/8 for D = 1,024),

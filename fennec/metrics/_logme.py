@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
-from scipy.linalg import get_blas_funcs, get_lapack_funcs
+from scipy.linalg import get_blas_funcs
 
 from fennec.errors import InputError
+from fennec.metrics._lapack import Tridiagonal, class_sums, gram_lower, serial_blas, use_lapack
 from fennec.metrics._linalg import gram, one_hot, rank_cutoff
 from fennec.metrics._validation import (as_matrix, check_dtype, check_float, check_int, encode_labels,
                                         resolve_device)
@@ -90,10 +92,73 @@ def logme(features: Any, labels: Any, *, device: str | torch.device | None = Non
     tol = check_float(tol, "tol", "logme", low=0.0)
     x = as_matrix(features, name="features", metric="logme", device=dev, dtype=dtype)
     y = _targets(labels, x.shape[0], device=dev, dtype=dtype)
-    sigma, proj = _spectral_projection(x, y)
-    r0 = ((y * y).sum(dim=0) - (proj * proj).sum(dim=0)).clamp_min(0)  # energy of y outside the column space
-    evidence = _max_evidence(sigma, proj * proj, r0, n=x.shape[0], d=x.shape[1], max_iter=max_iter, tol=tol)
+    route = _evidence_tridiagonal if use_lapack(x) else _evidence_eigh
+    evidence = route(x, y, max_iter=max_iter, tol=tol)
     return float((evidence / x.shape[0]).mean())
+
+
+def _evidence_eigh(x: torch.Tensor, y: torch.Tensor, *, max_iter: int, tol: float) -> torch.Tensor:
+    """The evidence of every target column (T,) from the eigendecomposition of the Gram matrix: the torch route
+    (any device; GPUs)."""
+    sigma, proj = _spectral_projection(x, y)
+    x2 = proj * proj
+    r0 = ((y * y).sum(dim=0) - x2.sum(dim=0)).clamp_min(0)  # energy of y outside the column space
+    return _max_evidence(lambda t, active: _posterior_terms(t, sigma, x2, r0), sigma, y.shape[1],
+                         n=x.shape[0], d=x.shape[1], max_iter=max_iter, tol=tol)
+
+
+def _evidence_tridiagonal(x: torch.Tensor, y: torch.Tensor, *, max_iter: int, tol: float) -> torch.Tensor:
+    """:func:`_evidence_eigh`'s result on the CPU without any eigenvector: SciPy's LAPACK on a tridiagonal form.
+
+    With ``G`` the smaller Gram matrix, reduced to ``T = Q^T G Q`` (:class:`~fennec.metrics._lapack.Tridiagonal`),
+    ``r = Q^T X^T y`` (N > D, ``G = X^T X``) or ``r = Q^T y`` (``G = X X^T``) and ``s = (T + tI)^{-1} r``, the
+    posterior terms at ``t = alpha / beta`` are exact identities of the eigen-sums of the spec
+    (``(T + tI) s = r`` gives ``s^T T s = r^T s - t s^T s``):
+
+    - N > D: ``m2 = s^T s`` and ``res2 = ||y||^2 - r^T s - t s^T s``;
+    - N <= D: ``m2 = r^T s - t s^T s`` and ``res2 = t^2 s^T s`` (the energy outside the column space included);
+
+    ``gamma`` and the log-determinant need only the eigenvalues. A direction whose eigenvalue is numerical noise
+    (below :func:`~fennec.metrics._linalg.rank_cutoff`) holds numerical-noise energy of ``b``, so it adds nothing
+    to ``m2`` and its share of ``y`` to ``res2``, as when the spec's route drops it. Each iteration costs one O(m)
+    tridiagonal solve per target instead of the m x m eigenvectors (on the CPU the eigenvectors took as long as the
+    reduction itself). Only the Gram product uses several BLAS threads (see :mod:`fennec.metrics._lapack`).
+    """
+    n, d = x.shape
+    a, targets = x.numpy(), y.numpy()
+    of_columns = n > d
+    g = gram_lower(a, of_columns=of_columns)
+    b = _cross_product(a, targets) if of_columns else targets
+    with serial_blas():
+        tri = Tridiagonal.reduce(g)
+        evals = tri.eigvalsh()
+        r = tri.rotate(b)
+    _check_not_all_zero(float(evals[-1]))
+    sigma = torch.from_numpy(evals[evals > evals[-1] * rank_cutoff(n, d, x.dtype)])
+    norms = np.einsum("ij,ij->j", targets, targets)
+
+    def terms(t: torch.Tensor, active: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        idx = active.nonzero().ravel().numpy()
+        shift = t.numpy()[idx]
+        s = tri.solve_shifted(shift, r[:, idx])
+        rs, ss = np.einsum("ji,ij->i", r[:, idx], s), np.einsum("ij,ij->i", s, s)
+        m2, res2 = np.zeros_like(t.numpy()), np.zeros_like(t.numpy())
+        if of_columns:
+            m2[idx], res2[idx] = ss, np.maximum(norms[idx] - rs - shift * ss, 0)
+        else:
+            m2[idx], res2[idx] = np.maximum(rs - shift * ss, 0), shift * shift * ss
+        return _gamma(sigma, t), torch.from_numpy(m2), torch.from_numpy(res2)
+
+    return _max_evidence(terms, sigma, b.shape[1], n=n, d=d, max_iter=max_iter, tol=tol)
+
+
+def _cross_product(a: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``a^T y`` (D, T): one pass of per-class sums when ``y`` holds class indicators, else one ``?gemm``."""
+    codes = y.argmax(axis=1)
+    if np.array_equal(y, np.eye(y.shape[1], dtype=y.dtype)[codes]):
+        return class_sums(a, codes, y.shape[1]).T
+    gemm, = get_blas_funcs(("gemm",), (a,))
+    return gemm(1.0, a, y, trans_a=1)
 
 
 def _targets(labels: Any, n: int, *, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
@@ -112,21 +177,22 @@ def _spectral_projection(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor
     """The non-zero squared singular values ``sigma`` (k,) of ``x`` and ``U^T y`` (k, T).
 
     One eigendecomposition of the smaller Gram matrix serves every target. When N > D, ``U^T y`` is computed as
-    ``diag(1/s) V^T (X^T y)``, which never forms the N x k matrix U. On the CPU the eigenvectors are never formed
-    either (:func:`_eigh_project_cpu`); elsewhere (GPUs) ``torch.linalg.eigh`` gives them
-    (:func:`_eigh_project_torch`).
+    ``diag(1/s) V^T (X^T y)``, which never forms the N x k matrix U.
     """
     n, d = x.shape
-    route = _eigh_project_cpu if x.device.type == "cpu" and min(n, d) >= 2 else _eigh_project_torch
-    evals, rotated = route(x, y, of_columns=n > d)
-    if not bool(evals[-1] > 0):
-        raise InputError("`features` of `logme` are all zero: there is nothing to score.",
-                         hint="check the feature extraction (a dead layer or an all-zero batch)")
+    evals, rotated = _eigh_project_torch(x, y, of_columns=n > d)
+    _check_not_all_zero(float(evals[-1]))
     keep = evals > evals[-1] * rank_cutoff(n, d, x.dtype)
     sigma, proj = evals[keep], rotated[keep]
     if n > d:
         proj = proj / sigma.sqrt()[:, None]
     return sigma, proj
+
+
+def _check_not_all_zero(largest_eigenvalue: float) -> None:
+    if not largest_eigenvalue > 0:
+        raise InputError("`features` of `logme` are all zero: there is nothing to score.",
+                         hint="check the feature extraction (a dead layer or an all-zero batch)")
 
 
 def _eigh_project_torch(x: torch.Tensor, y: torch.Tensor, *,
@@ -136,65 +202,6 @@ def _eigh_project_torch(x: torch.Tensor, y: torch.Tensor, *,
     device)."""
     evals, evecs = torch.linalg.eigh(gram(x) if of_columns else gram(x.T))
     return evals, evecs.T @ (x.T @ y if of_columns else y)
-
-
-def _eigh_project_cpu(x: torch.Tensor, y: torch.Tensor, *,
-                      of_columns: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """:func:`_eigh_project_torch`'s results on the CPU, faster: SciPy's LAPACK, without forming the eigenvectors.
-
-    LogME needs the eigenvalues of ``G`` and the projections of the few target columns on its eigenvectors, never
-    the m x m eigenvector matrix ``V`` itself. A full ``eigh`` spends most of its time forming ``V``: it reduces ``G``
-    to a tridiagonal ``T = Q^T G Q`` (?sytrd, 4/3 m^3 flops), finds ``T = Z diag(w) Z^T`` (O(m^2) for MRRR) and
-    then multiplies ``V = Q Z`` (the back-transformation, 2 m^3 flops). Here ``V^T target = Z^T (Q^T target)``:
-    ``Q^T`` is applied to the m x T target from the Householder reflectors that ?sytrd leaves in place
-    (?ormqr, O(m^2 T)), and ``Z^T`` is a small product. The Gram matrix is one ?syrk (half the flops of
-    ``X^T @ X``). LAPACK's own ?ormtr is not in ``scipy.linalg.lapack``; for the lower triangle it is ?ormqr on the
-    reflectors below the first subdiagonal applied to rows 2..m, which is what this calls.
-
-    Equal to ``torch.linalg.eigh``'s route up to rounding (eigenvectors of a repeated eigenvalue are not unique, but
-    the energy of ``target`` in its eigenspace, all that LogME uses, is). Works in float32 and float64 (the LAPACK
-    prefix follows the dtype); ``x`` and ``y`` are not modified.
-    """
-    a = x.numpy()
-    # syrk computes A A^T (trans=0) or A^T A (trans=1) of a Fortran-ordered A: pick whichever view of ``a`` is
-    # Fortran-ordered already, so that f2py does not copy the N x D features.
-    if a.flags.f_contiguous:
-        mat, trans = a, int(of_columns)  # mat = X
-    else:
-        mat, trans = np.ascontiguousarray(a).T, int(not of_columns)  # mat = X^T
-    syrk, = get_blas_funcs(("syrk",), (mat,))
-    sytrd, sytrd_lwork, ormqr, stemr, stemr_lwork = get_lapack_funcs(
-        ("sytrd", "sytrd_lwork", "ormqr", "stemr", "stemr_lwork"), (mat,))
-    g = syrk(1.0, mat, trans=trans, lower=1)  # lower triangle only, Fortran order: sytrd then works in place
-    m = g.shape[0]
-    lwork, info = sytrd_lwork(m, lower=1)
-    _check_lapack(info, "sytrd_lwork")
-    reflectors, diag, offdiag, tau, info = sytrd(g, lower=1, lwork=int(lwork), overwrite_a=1)
-    _check_lapack(info, "sytrd")
-    # Q^T target: reflector i acts on rows i+1..m, its vector stored below the subdiagonal of column i.
-    if of_columns:  # X^T y as the transpose of a C-ordered y^T X: Fortran-ordered, as ormqr wants it
-        rotated = (y.numpy().T @ a).T  # (NumPy's BLAS is faster than torch for this skinny product)
-    else:
-        rotated = np.array(y.numpy(), order="F")  # a copy: ``y`` may be the caller's labels
-    vectors = np.asfortranarray(reflectors[1:, :-1])
-    _, work, info = ormqr("L", "T", vectors, tau, rotated[1:], lwork=-1)
-    _check_lapack(info, "ormqr")
-    head, _, info = ormqr("L", "T", vectors, tau, rotated[1:], lwork=int(work[0].real))
-    _check_lapack(info, "ormqr")
-    rotated[1:] = head
-    # The tridiagonal eigenproblem by MRRR (O(m^2) flops; no m^3 step is left). Divide and conquer (?stevd) was
-    # measured as about as fast here, and needs an m x m workspace more.
-    offdiag = np.append(offdiag, 0.0)  # stemr wants the off-diagonal in an array of length m (a workspace)
-    lwork, liwork, info = stemr_lwork(diag, offdiag, 0, 0.0, 0.0, 0, 0, compute_v=1)
-    _check_lapack(info, "stemr_lwork")
-    _, evals, z, info = stemr(diag, offdiag, 0, 0.0, 0.0, 0, 0, compute_v=1, lwork=int(lwork), liwork=int(liwork))
-    _check_lapack(info, "stemr")
-    return torch.from_numpy(evals), torch.from_numpy(z.T @ rotated)
-
-
-def _check_lapack(info: int, routine: str) -> None:
-    if info != 0:
-        raise RuntimeError(f"LAPACK's ?{routine} failed (info={info}) in `logme`.")
 
 
 def _posterior_terms(t: torch.Tensor, sigma: torch.Tensor, x2: torch.Tensor,
@@ -207,10 +214,15 @@ def _posterior_terms(t: torch.Tensor, sigma: torch.Tensor, x2: torch.Tensor,
     """
     inv = torch.reciprocal(sigma[:, None] + t)  # (k, T)
     inv2 = inv * inv
-    gamma = sigma @ inv
+    gamma = sigma @ inv  # = _gamma(sigma, t), from the inverse computed here anyway
     m2 = torch.einsum("ic,ic->c", sigma[:, None] * x2, inv2)
     res2 = t * t * torch.einsum("ic,ic->c", x2, inv2) + r0
     return gamma, m2, res2
+
+
+def _gamma(sigma: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """``gamma = sum_i sigma_i / (sigma_i + t)`` for every target's ``t``."""
+    return sigma @ torch.reciprocal(sigma[:, None] + t)
 
 
 def _log_evidence(alpha: torch.Tensor, beta: torch.Tensor, m2: torch.Tensor, res2: torch.Tensor,
@@ -221,15 +233,22 @@ def _log_evidence(alpha: torch.Tensor, beta: torch.Tensor, m2: torch.Tensor, res
             - n / 2 * math.log(2 * math.pi))
 
 
-def _max_evidence(sigma: torch.Tensor, x2: torch.Tensor, r0: torch.Tensor, *, n: int, d: int, max_iter: int,
+Terms = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
+
+
+def _max_evidence(terms: Terms, sigma: torch.Tensor, n_targets: int, *, n: int, d: int, max_iter: int,
                   tol: float) -> torch.Tensor:
-    """Fixed-point maximisation of the evidence, all targets together; returns the evidence per target (T,)."""
-    ones = torch.ones(x2.shape[1], dtype=x2.dtype, device=x2.device)
+    """Fixed-point maximisation of the evidence, all targets together; returns the evidence per target (T,).
+
+    ``terms(t, active)`` gives ``gamma``, ``m2`` and ``res2`` at ``t = alpha / beta`` (T,); entries of targets that
+    are no longer ``active`` are not used.
+    """
+    ones = torch.ones(n_targets, dtype=sigma.dtype, device=sigma.device)
     alpha, beta, m2, res2 = ones, ones.clone(), torch.zeros_like(ones), torch.zeros_like(ones)
     active = torch.ones_like(ones, dtype=torch.bool)
     for _ in range(max_iter):
         t = alpha / beta
-        gamma, m2_new, res2_new = _posterior_terms(t, sigma, x2, r0)
+        gamma, m2_new, res2_new = terms(t, active)
         alpha_new = gamma / (m2_new + _EPS)
         beta_new = (n - gamma) / (res2_new + _EPS)
         # Converged targets keep the values of the iteration where they stopped, as the reference's `break` does.

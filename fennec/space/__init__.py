@@ -20,12 +20,16 @@ is the one public estimator; its parts are modules of this package, each readabl
 ``_fold_in``                  the few-shot fold-in: a task's vector from a few revealed results
 ``_confidence``               how well a row is known (results and side-feature nearness)
 ``_geometry``                 what queries derive from the factors (task mean and covariance, model spreads)
+``_held_out``                  each training task predicted from the others: what intervals are learnt from
+``_uncertainty``              values in the task's units, conformal intervals, the ranking's confidence
+``_prediction``               ``predict_task``: a new task's expected values, intervals and confidence
 ``_budget``, ``_sources``     budgeted selection (``next``) and the same-dataset bet
 ``_persistence``              save and load (JSON + safetensors, no pickle)
 ============================  =====================================================================================
 """
 from fennec.space._estimator import TransferSpace
 from fennec.space._kernel import PRIORS, WIDTHS, KernelSetting, TaskKernel, block_distances, median_spacing, views_of
+from fennec.space._prediction import LEVELS, TaskPrediction
 
-__all__ = ["TransferSpace", "TaskKernel", "KernelSetting", "WIDTHS", "PRIORS", "block_distances", "median_spacing",
+__all__ = ["TransferSpace", "TaskPrediction", "LEVELS", "TaskKernel", "KernelSetting", "WIDTHS", "PRIORS", "block_distances", "median_spacing",
            "views_of"]

@@ -19,8 +19,10 @@ from fennec.space._confidence import ModelKernel, confidence
 from fennec.space._features import FeatureTable
 from fennec.space._geometry import Geometry
 from fennec.space._growth import GrowthMixin
+from fennec.space._held_out import FoldIn, fit_uncertainty
 from fennec.space._net import SpaceNet
 from fennec.space._persistence import load_space, save_space
+from fennec.space._prediction import PredictionMixin
 from fennec.space._queries import QueriesMixin
 from fennec.space._records import Records, coerce_records
 from fennec.space._sources import Sources
@@ -41,7 +43,7 @@ _CONSTRAINTS = {
 }
 
 
-class TransferSpace(QueriesMixin, BudgetMixin, GrowthMixin, BaseEstimator):
+class TransferSpace(QueriesMixin, PredictionMixin, BudgetMixin, GrowthMixin, BaseEstimator):
     """A learned transfer space that ranks models for tasks, cold or with a few results.
 
     Parameters
@@ -130,6 +132,9 @@ class TransferSpace(QueriesMixin, BudgetMixin, GrowthMixin, BaseEstimator):
         their shares; none when the task side features did not help in calibration and are ignored).
     net_ : torch.nn.Module
         The trained parameters.
+    uncertainty_ : Uncertainty or None
+        What :meth:`predict_task`'s values, intervals and ranking confidence are learnt from: the held-out problems
+        of the training tasks (:mod:`fennec.space._uncertainty`; None for a space saved before they existed).
 
     See Also
     --------
@@ -156,6 +161,10 @@ class TransferSpace(QueriesMixin, BudgetMixin, GrowthMixin, BaseEstimator):
       ridge solve fits ``v_t``; only their order and spread matter.
     - **Confidence** (:mod:`fennec.space._confidence`): a task part times a model part, each from the row's results
       and the nearness of its side features to the training rows.
+    - **Predicted values, intervals, ranking confidence** (:mod:`fennec.space._uncertainty`, learnt by
+      :mod:`fennec.space._held_out`, queried by :meth:`predict_task`): split-conformal intervals in the task's
+      units and the chance that the top ``k`` holds the best model, from each training task predicted from the
+      others.
     - **Budgeted selection** (:mod:`fennec.space._budget`): :meth:`next`'s optimism, hedging and same-dataset bet.
     - **Persistence** (:mod:`fennec.space._persistence`): JSON and safetensors, no pickle.
 
@@ -263,6 +272,7 @@ class TransferSpace(QueriesMixin, BudgetMixin, GrowthMixin, BaseEstimator):
         self.task_kernel_ = calibrate(self._records, z, prior, self.bias_shrink, self._task_features,
                                       self.task_factors_, self.model_factors_, self.task_blocks,
                                       self.calibration_tasks)
+        self._fit_uncertainty(z)
         return self
 
     # ------------------------------------------------------------------ persistence
@@ -306,6 +316,13 @@ class TransferSpace(QueriesMixin, BudgetMixin, GrowthMixin, BaseEstimator):
         if self.random_state is not None and (not isinstance(self.random_state, Integral)
                                               or isinstance(self.random_state, bool)):
             raise InputError(f"`random_state` of TransferSpace must be an int or None. Got {self.random_state!r}.")
+
+    def _fit_uncertainty(self, z: np.ndarray) -> None:
+        """The held-out problems behind :meth:`predict_task` (:mod:`fennec.space._uncertainty`)."""
+        prior = self._bias_prior(self._model_features, np.arange(len(self.model_ids_)))
+        fold = FoldIn(self.normalize, self.fold_in_temperature, self.fold_in_alpha)
+        self.uncertainty_ = fit_uncertainty(self._records, z, prior, self.bias_shrink, self._geometry,
+                                            self.task_kernel_, fold, self.calibration_tasks)
 
     def _seed(self) -> int:
         if self.random_state is None:

@@ -21,6 +21,7 @@ from fennec.space._net import SpaceNet
 from fennec.space._records import Records, coerce_records
 from fennec.space._sources import Sources
 from fennec.space._training import TrainData, train
+from fennec.space._uncertainty import Uncertainty
 
 if TYPE_CHECKING:  # pragma: no cover
     from fennec.space._estimator import TransferSpace
@@ -30,7 +31,8 @@ __all__ = ["GrowthMixin"]
 
 class GrowthMixin:
     """The growth methods of :class:`~fennec.space.TransferSpace`: they extend the fitted state annotated below in
-    place, through the estimator's ``_check_fitted``, ``_validate_params``, ``_model_bias`` and ``_refresh``."""
+    place, through the estimator's ``_check_fitted``, ``_validate_params``, ``_model_bias``, ``_refresh`` and
+    ``_fit_uncertainty``."""
 
     init_scale: float
     normalize: str
@@ -43,6 +45,7 @@ class GrowthMixin:
     model_bias_: np.ndarray
     source_bonus_: float
     task_kernel_: TaskKernel
+    uncertainty_: Uncertainty | None
     net_: SpaceNet
     _records: Records
     _model_features: FeatureTable
@@ -90,6 +93,7 @@ class GrowthMixin:
         self._refresh()
         rows = np.flatnonzero(self._task_features.has)  # new tasks join the kernel; its calibration stays
         self.task_kernel_ = TaskKernel(self._task_features.matrix[rows], rows, self.task_kernel_.settings)
+        self._fit_uncertainty(self._records.normalized(len(self.task_ids_), self.normalize))
         return self
 
     def _update_data(self, frame: pd.DataFrame) -> TrainData:
@@ -145,6 +149,8 @@ class GrowthMixin:
         prior = self._bias_prior(self._model_features, rows)
         self.model_bias_ = np.concatenate([self.model_bias_, prior]).astype(np.float32)
         self._refresh(new_models=rows)
+        if self.uncertainty_ is not None:
+            self.uncertainty_.extend(len(rows))
         return self
 
     def _grow_rows(self, names: pd.Series, kind: str, features: object, require_new: bool = False) -> list[str]:

@@ -5,7 +5,8 @@ A directory holds ``params.json`` (``get_params()``), ``space.json`` (format, id
 settings, sources) and ``space.safetensors``. The fitted numpy views are stored as computed, not recomputed on load,
 so that a loaded space scores bit for bit the same (batched and row-wise forwards differ in the last bit). Spaces
 saved by earlier versions load: before the normalisation choice as z-scores, before the bagged kernel with their
-one setting, before sources with none.
+one setting, before sources with none, before intervals without them (:meth:`predict_task` then asks for a
+retrain).
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from fennec.space._kernel import KernelSetting, TaskKernel
 from fennec.space._net import SpaceNet
 from fennec.space._records import Records
 from fennec.space._sources import Sources
+from fennec.space._uncertainty import Uncertainty
 
 if TYPE_CHECKING:  # pragma: no cover
     from fennec.space._estimator import TransferSpace
@@ -48,6 +50,8 @@ def save_space(space: "TransferSpace", path: Path) -> None:
     arrays.update({f"state.{name}": value for name, value in state.items()})
     arrays.update({f"view.{name}": getattr(space, name) for name in _SAVED_VIEWS})
     arrays.update({"kernel.points": space.task_kernel_.points, "kernel.rows": space.task_kernel_.rows})
+    if space.uncertainty_ is not None:
+        arrays.update({f"uncertainty.{k}": v for k, v in space.uncertainty_.to_arrays().items()})
     tensors = {f"net.{k}": v.detach().contiguous() for k, v in space.net_.state_dict().items()}
     tensors.update({k: torch.from_numpy(np.array(v, copy=True)) for k, v in arrays.items()})
     save_file(tensors, str(path / "space.safetensors"))
@@ -90,6 +94,8 @@ def load_space(cls: type["TransferSpace"], path: Path) -> "TransferSpace":
     space._sources = Sources(np.array(meta.get("model_sources", [""] * len(space.model_ids_)), dtype=object),
                              np.array(meta.get("task_sources", [""] * len(space.task_ids_)), dtype=object))
     space.source_bonus_ = float(meta.get("source_bonus", 0.0))
+    held_out = {k.split(".", 1)[1]: v for k, v in tensors.items() if k.startswith("uncertainty.")}
+    space.uncertainty_ = Uncertainty.from_arrays(held_out) if held_out else None  # None: saved before intervals
     seed = space._seed()
     space._rng, space._gen = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
     space.net_ = SpaceNet(len(space.model_ids_), len(space.task_ids_), space.n_factors, meta["model_feature_dim"],

@@ -16,7 +16,8 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 TASKS = ["cifar10", "dtd", "pets"]
 OPTIONS = {"cold-task": {"tasks": TASKS}, "few-shot": {"k": 3, "n_draws": 2, "tasks": TASKS},
            "cold-model": {"seeds": range(2)}, "budget": {"budgets": (1, 3), "tasks": TASKS},
-           "learning-curve": {"fractions": (0.5, 1.0), "seeds": range(2), "tasks": TASKS}}
+           "learning-curve": {"fractions": (0.5, 1.0), "seeds": range(2), "tasks": TASKS},
+           "calibration": {"n_draws": 1, "tasks": TASKS}}
 FAST = {"fennec": {"min_steps": 100}}  # fewer training steps: this checks that it runs and answers
 
 
@@ -36,11 +37,12 @@ def test_the_methods_a_bare_table_runs_are_those_that_need_only_the_records(bare
 @pytest.mark.parametrize("protocol", list(PROTOCOLS))
 def test_every_applicable_method_runs_under_every_protocol(bare, protocol):
     bench = load(str(bare))
-    for method in (m for m in available() if method_applies(bench, m)):
+    for method in (m for m in available() if method_applies(bench, m, protocol)):
         tasks = run(bench, protocol, lambda m=method: create_method(m, **FAST.get(m, {})), **OPTIONS[protocol])
         expected = set(bench.targets if protocol == "cold-model" else TASKS)
         assert set(tasks) == expected, (method, protocol)
-        headline = {"budget": "regret@B3", "learning-curve": "tau_w@f0.5"}.get(protocol, "tau_w")
+        headline = {"budget": "regret@B3", "learning-curve": "tau_w@f0.5",
+                    "calibration": "cold:coverage@90"}.get(protocol, "tau_w")
         assert all(np.isfinite(t[headline]) for t in tasks.values()), (method, protocol)
 
 

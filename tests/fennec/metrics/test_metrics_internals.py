@@ -11,7 +11,8 @@ import fennec.metrics._linalg
 import fennec.metrics._nleep
 from _metric_tasks import make_task
 from fennec import metrics
-from fennec.metrics._linalg import class_blocks, gram, spd_solve
+from fennec.metrics._lapack import Tridiagonal, cholesky_solve_lower, gram_lower, mirror_lower
+from fennec.metrics._linalg import class_blocks, gram, gram_blocks, spd_solve
 from fennec.metrics._validation import prepare
 
 
@@ -57,8 +58,44 @@ def test_transrate_in_blocks_of_one_class(monkeypatch):
 
 
 @pytest.mark.parametrize("d", [100, 700, 2100])  # one block, 2 blocks, 8 blocks
-def test_gram_equals_the_full_product_and_is_symmetric(d):
+@pytest.mark.parametrize("route", [gram, gram_blocks])  # SciPy's syrk (the CPU), torch's blocks (GPUs)
+def test_gram_equals_the_full_product_and_is_symmetric(d, route):
     x = torch.as_tensor(np.random.default_rng(0).normal(size=(50, d)))
-    g = gram(x)
+    g = route(x)
     torch.testing.assert_close(g, x.T @ x, rtol=1e-12, atol=1e-10)
     assert torch.equal(g, g.T)
+
+
+def test_cpu_cholesky_solve_falls_back_to_the_pseudo_inverse_like_spd_solve():
+    v = np.array([[1.0], [2.0], [2.0]])
+    a, b = v @ v.T, np.array([[3.0], [6.0], [6.0]])  # rank one: Cholesky fails
+    expected = spd_solve(torch.as_tensor(a), torch.as_tensor(b)).numpy()
+    np.testing.assert_allclose(cholesky_solve_lower(np.asfortranarray(np.tril(a)), b), expected, rtol=1e-12)
+    spd = a + np.eye(3)
+    np.testing.assert_allclose(cholesky_solve_lower(np.asfortranarray(np.tril(spd)), b), np.linalg.solve(spd, b))
+
+
+@pytest.mark.parametrize("shift", [1e-3, -1e-9])  # positive definite (?ptsv) and indefinite (?gtsv)
+def test_shifted_tridiagonal_solves_equal_dense_solves(shift):
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(30, 6))
+    g = x.T @ x
+    tri = Tridiagonal.reduce(gram_lower(x))
+    assert np.allclose(np.sort(tri.eigvalsh()), np.linalg.eigvalsh(g))
+    b = rng.normal(size=(6, 3))
+    shifts = np.array([shift, 1.0, 10.0])
+    q_t_b = tri.rotate(b)
+    solved = tri.solve_shifted(shifts, q_t_b)
+    for j, t in enumerate(shifts):  # |Q^T (G + tI)^{-1} b| = |(T + tI)^{-1} Q^T b| and the same b^T (G + tI)^-1 b
+        dense = np.linalg.solve(g + t * np.eye(6), b[:, j])
+        assert np.linalg.norm(solved[j]) == pytest.approx(np.linalg.norm(dense), rel=1e-9)
+        assert solved[j] @ q_t_b[:, j] == pytest.approx(dense @ b[:, j], rel=1e-9)
+
+
+def test_gram_lower_reads_either_memory_order_without_changing_the_input():
+    x = np.random.default_rng(0).normal(size=(40, 7))
+    for a in (x, np.asfortranarray(x)):
+        before = a.copy()
+        for of_columns, full in ((True, x.T @ x), (False, x @ x.T)):
+            np.testing.assert_allclose(mirror_lower(gram_lower(a, of_columns=of_columns)), full, rtol=1e-12)
+        assert np.array_equal(a, before)

@@ -11,11 +11,10 @@ import scipy.stats
 import torch
 
 from _metric_tasks import FIXTURES, make_task, requires_cuda
-from fennec.metrics import logme, sfda
-from fennec.metrics import _logme
-from fennec.metrics._logme import (_eigh_project_cpu, _eigh_project_torch, _log_evidence, _posterior_terms,
+from fennec.metrics import _logme, _sfda, logme, sfda
+from fennec.metrics._logme import (_evidence_eigh, _evidence_tridiagonal, _log_evidence, _posterior_terms,
                                    _spectral_projection)
-from fennec.metrics._sfda import _lda_proba
+from fennec.metrics._sfda import _lda_proba, _sfda_cpu
 from fennec.metrics._validation import prepare
 
 
@@ -126,34 +125,34 @@ def _logme_cases() -> dict[str, tuple[np.ndarray, np.ndarray]]:
     }
 
 
+def _as_targets(y: np.ndarray, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    return torch.as_tensor(y[:, None] == np.unique(y)[None, :] if y.ndim == 1 else y, dtype=dtype)
+
+
 @pytest.mark.parametrize("case", list(_logme_cases()))
 def test_logme_cpu_route_equals_torch_eigh(case, monkeypatch):
-    """The LAPACK route (no eigenvector matrix) gives torch.linalg.eigh's eigenvalues, projections and score."""
+    """The LAPACK route (tridiagonal solves, no eigenvector) gives the evidence of torch.linalg.eigh's route."""
     x, y = _logme_cases()[case]
-    x_t = torch.as_tensor(x)
-    y_t = torch.as_tensor(y[:, None] == np.unique(y)[None, :] if y.ndim == 1 else y, dtype=torch.float64)
+    x_t, y_t = torch.as_tensor(x), _as_targets(y)
     x_before, y_before = x.copy(), y_t.clone()
     calls = []
-    monkeypatch.setattr(_logme, "_eigh_project_cpu", lambda *a, **k: calls.append(1) or _eigh_project_cpu(*a, **k))
-    sigma, proj = _spectral_projection(x_t, y_t)
+    monkeypatch.setattr(_logme, "_evidence_tridiagonal",
+                        lambda *a, **k: calls.append(1) or _evidence_tridiagonal(*a, **k))
     score = logme(x, y)
-    assert len(calls) == 2  # CPU tensors take the LAPACK route
+    assert calls == [1]  # CPU tensors take the LAPACK route
+    ours = _evidence_tridiagonal(x_t, y_t, max_iter=11, tol=1e-3)
     assert np.array_equal(x, x_before) and torch.equal(y_t, y_before)  # inputs are not modified
-
-    monkeypatch.setattr(_logme, "_eigh_project_cpu", _eigh_project_torch)
-    sigma_ref, proj_ref = _spectral_projection(x_t, y_t)
-    assert sigma.shape == sigma_ref.shape  # the same rank
-    np.testing.assert_allclose(sigma, sigma_ref, rtol=1e-10, atol=1e-10 * float(sigma_ref.max()))
-    # Eigenvector signs are arbitrary: compare the energies of the targets along each eigenvector.
-    np.testing.assert_allclose(proj**2, proj_ref**2, rtol=1e-10, atol=1e-10 * float((proj_ref**2).max()))
-    assert score == pytest.approx(logme(x, y), rel=1e-10)
+    expected = _evidence_eigh(x_t, y_t, max_iter=11, tol=1e-3)
+    np.testing.assert_allclose(ours, expected, rtol=1e-9)
+    assert score == pytest.approx(float((expected / len(x)).mean()), rel=1e-9)
 
 
 def test_logme_cpu_route_in_float32():
+    """float32 runs single-precision LAPACK (not a silent upcast) and stays within 1e-5 of float64."""
     x, y = _logme_cases()["n>d"]
-    onehot = torch.as_tensor(y[:, None] == np.unique(y)[None, :], dtype=torch.float32)
-    evals, rotated = _eigh_project_cpu(torch.as_tensor(x, dtype=torch.float32), onehot, of_columns=True)
-    assert evals.dtype == rotated.dtype == torch.float32  # single-precision LAPACK, not a silent upcast
+    evidence = _evidence_tridiagonal(torch.as_tensor(x, dtype=torch.float32), _as_targets(y, torch.float32),
+                                     max_iter=11, tol=1e-3)
+    assert evidence.dtype == torch.float32
     assert logme(x, y, dtype=torch.float32) == pytest.approx(logme(x, y), rel=1e-5)
 
 
@@ -195,3 +194,23 @@ def test_sfda_pca_with_all_components_keeps_the_score():
     x, y = make_task(n=120, d=6)
     x = 10 * x
     assert sfda(x, y, n_components=6) == pytest.approx(sfda(x, y), rel=1e-9)
+
+
+@pytest.mark.parametrize("case", ["n>d", "n<d", "n>d rank-deficient", "fortran-ordered"])
+def test_sfda_cpu_route_equals_the_torch_route(case, monkeypatch):
+    """SciPy's LAPACK route (the CPU) and the torch route (any device) compute the same score."""
+    rng = np.random.default_rng(5)
+    y = np.arange(120) % 4
+    x = {"n>d": rng.normal(size=(120, 10)) + np.eye(4, 10)[y],
+         "n<d": rng.normal(size=(30, 50)) + np.eye(4, 50)[y[:30]],
+         "n>d rank-deficient": np.hstack([rng.normal(size=(120, 8)) + np.eye(4, 8)[y]] * 2),
+         "fortran-ordered": np.asfortranarray(rng.normal(size=(120, 10)) + 0.5 * np.eye(4, 10)[y])}[case]
+    y = y[: len(x)]
+    calls = []
+    monkeypatch.setattr(_sfda, "_sfda_cpu", lambda *a, **k: calls.append(1) or _sfda_cpu(*a, **k))
+    ours = sfda(x, y)
+    assert calls == [1]
+    monkeypatch.setattr(_sfda, "use_lapack", lambda x: False)
+    assert ours == pytest.approx(sfda(x, y), rel=1e-9)
+    if case != "n<d":  # (where the scatter is singular, float32 rounding moves both routes' scores alike)
+        assert sfda(x, y, dtype=torch.float32) == pytest.approx(ours, rel=1e-6)

@@ -1,0 +1,176 @@
+"""The metrics' CPU route: SciPy's BLAS and LAPACK called directly, and how they share the machine's threads.
+
+On the CPU the heavy steps of LogME and SFDA (the Gram matrix, a tridiagonal reduction, Cholesky solves, the
+per-sample logits) run here instead of through torch, for two measured reasons (``benchmarks/bench_metrics.py``):
+
+- speed of the kernels: torch's CPU BLAS is MKL, which on AMD processors runs a generic code path (a float64
+  ``X^T X`` in 2x the time of OpenBLAS's ``?syrk``), and torch's row gathers and dtype casts of an (N, D) array take
+  3-5x NumPy's time;
+- threads: interleaving torch's OpenMP pool, NumPy's OpenBLAS and SciPy's OpenBLAS makes three pools take turns on
+  the same cores, each spinning while the next one works. Everything here goes through SciPy's OpenBLAS only.
+  Only the large level-3 products (``?syrk``, ``?gemm``) use the threads BLAS is allowed; the reductions whose
+  work is mostly matrix-vector products with a barrier per column (``?sytrd``, ``?potrf``) run in
+  :func:`serial_blas`: on a machine whose cores are busy with other work, a barrier waits for a descheduled thread
+  and the parallel reduction took 5x the single-threaded one.
+
+Every array function takes and returns NumPy arrays of one floating dtype (float32 or float64); the LAPACK
+prefix (``s``/``d``) follows it. Inputs are never written to.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse
+import torch
+from scipy.linalg import get_blas_funcs, get_lapack_funcs
+
+__all__ = ["use_lapack", "serial_blas", "gram_lower", "mirror_lower", "class_sums", "row_sums_lower",
+           "Tridiagonal", "cholesky_solve_lower"]
+
+_controller = None  # threadpoolctl's view of the loaded BLAS libraries, built on first use
+
+
+def use_lapack(x: torch.Tensor) -> bool:
+    """Whether ``x`` (validated features) takes the CPU route: a CPU tensor of at least 2 x 2."""
+    return x.device.type == "cpu" and min(x.shape) >= 2
+
+
+@contextmanager
+def serial_blas() -> Iterator[None]:
+    """Run the enclosed BLAS/LAPACK calls on one thread (the previous thread counts are restored on exit)."""
+    global _controller
+    if _controller is None:
+        from threadpoolctl import ThreadpoolController
+
+        _controller = ThreadpoolController()
+    with _controller.limit(limits=1, user_api="blas"):
+        yield
+
+
+def _check(info: int, routine: str) -> None:
+    if info != 0:
+        raise RuntimeError(f"LAPACK's ?{routine} failed (info={info}).")
+
+
+def gram_lower(a: np.ndarray, *, of_columns: bool = True) -> np.ndarray:
+    """``a^T a`` (``of_columns``) or ``a a^T`` by one ``?syrk``: the lower triangle, Fortran-ordered; the strict
+    upper triangle is zero.
+
+    ``?syrk`` computes ``A A^T`` (trans=0) or ``A^T A`` (trans=1) of a Fortran-ordered A; the view of ``a`` that is
+    Fortran-ordered already is used, so that the (N, D) features are not copied.
+    """
+    if a.flags.f_contiguous:
+        mat, trans = a, int(of_columns)
+    else:
+        mat, trans = np.ascontiguousarray(a).T, int(not of_columns)
+    syrk, = get_blas_funcs(("syrk",), (mat,))
+    return syrk(1.0, mat, trans=trans, lower=1)
+
+
+def mirror_lower(g: np.ndarray) -> np.ndarray:
+    """The full symmetric matrix of a lower triangle (exactly symmetric)."""
+    lower = np.tril(g)
+    return lower + np.tril(g, -1).T
+
+
+def row_sums_lower(g: np.ndarray) -> np.ndarray:
+    """Row sums of the symmetric matrix whose lower triangle is ``g`` (strict upper triangle zero)."""
+    return g.sum(axis=1) + g.sum(axis=0) - np.diagonal(g)
+
+
+def class_sums(a: np.ndarray, codes: np.ndarray, n_classes: int) -> np.ndarray:
+    """Per-class sums of the rows of ``a``, shape (C, D): a sparse one-hot product, one pass over ``a``."""
+    n = len(codes)
+    onehot = scipy.sparse.csr_matrix((np.ones(n, dtype=a.dtype), (codes, np.arange(n))), shape=(n_classes, n))
+    return np.asarray(onehot @ a)
+
+
+def cholesky_solve_lower(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a^{-1} b`` for a symmetric positive (semi-)definite ``a`` given by its lower triangle.
+
+    The CPU twin of :func:`fennec.metrics._linalg.spd_solve`: Cholesky (``?potrf``, ``?potrs``), and when ``a``
+    is numerically singular the pseudo-inverse with the same relative eigenvalue cut-off.
+    """
+    potrf, potrs = get_lapack_funcs(("potrf", "potrs"), (a,))
+    chol, info = potrf(a, lower=1, clean=0)
+    if info == 0:
+        x, info = potrs(chol, b, lower=1)
+        _check(info, "potrs")
+        return x
+    evals, evecs = np.linalg.eigh(mirror_lower(a))
+    cutoff = max(evals[-1], np.finfo(a.dtype).tiny) * a.shape[0] * np.finfo(a.dtype).eps  # as rank_cutoff
+    inv = np.where(evals > cutoff, 1.0 / np.maximum(evals, cutoff), 0.0).astype(a.dtype)
+    return evecs @ (inv[:, None] * (evecs.T @ b))
+
+
+@dataclass(frozen=True)
+class Tridiagonal:
+    """``T = Q^T G Q`` of a symmetric ``G`` (``?sytrd``), with ``Q`` kept as its Householder reflectors.
+
+    LogME needs, for a few target columns ``b``, quadratic forms in ``(G + tI)^{-1}`` at shifts ``t`` that change
+    per target and per iteration, and the eigenvalues of ``G``; never the eigenvectors. Here they cost
+    ``Q^T b`` once (:meth:`rotate`, O(m^2) per column), the eigenvalues (:meth:`eigvalsh`, O(m^2)) and one O(m)
+    tridiagonal solve per (target, shift) (:meth:`solve_shifted`), instead of the m x m eigenvector matrix.
+    """
+
+    diag: np.ndarray
+    offdiag: np.ndarray
+    reflectors: np.ndarray
+    tau: np.ndarray
+
+    @classmethod
+    def reduce(cls, g: np.ndarray) -> Tridiagonal:
+        """Reduce the symmetric matrix whose lower triangle is ``g`` (Fortran-ordered; overwritten)."""
+        sytrd, sytrd_lwork = get_lapack_funcs(("sytrd", "sytrd_lwork"), (g,))
+        lwork, info = sytrd_lwork(g.shape[0], lower=1)
+        _check(info, "sytrd_lwork")
+        reflectors, diag, offdiag, tau, info = sytrd(g, lower=1, lwork=int(lwork), overwrite_a=1)
+        _check(info, "sytrd")
+        return cls(diag, offdiag, reflectors, tau)
+
+    def rotate(self, b: np.ndarray) -> np.ndarray:
+        """``Q^T b`` for ``b`` of shape (m, k) (a new Fortran-ordered array).
+
+        Reflector i acts on rows i+1..m, its vector stored below the subdiagonal of column i: LAPACK's ?ormtr for
+        the lower triangle is ?ormqr on those reflectors applied to rows 2..m (?ormtr is not in SciPy).
+        """
+        rotated = np.array(b, dtype=self.diag.dtype, order="F")
+        vectors = np.asfortranarray(self.reflectors[1:, :-1])
+        ormqr, = get_lapack_funcs(("ormqr",), (vectors,))
+        _, work, info = ormqr("L", "T", vectors, self.tau, rotated[1:], lwork=-1)
+        _check(info, "ormqr")
+        head, _, info = ormqr("L", "T", vectors, self.tau, rotated[1:], lwork=int(work[0].real))
+        _check(info, "ormqr")
+        rotated[1:] = head
+        return rotated
+
+    def eigvalsh(self) -> np.ndarray:
+        """The eigenvalues of ``T`` (and ``G``), ascending (``?sterf``)."""
+        sterf, = get_lapack_funcs(("sterf",), (self.diag,))
+        evals, info = sterf(self.diag, self.offdiag)
+        _check(info, "sterf")
+        return evals
+
+    def solve_shifted(self, shifts: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+        """``s_j = (T + shifts[j] I)^{-1} rhs[:, j]`` for every j, returned as rows: shape (k, m).
+
+        All k systems are one block-diagonal tridiagonal system of size k m, solved by one LAPACK call (the
+        per-call overhead, not the O(m) work, dominates k small solves). ``?ptsv`` (LDL^T) serves positive
+        definite shifts; ``?gtsv`` (LU with pivoting) the rare indefinite case (a shift below the rounding of an
+        eigenvalue near zero).
+        """
+        k, m = len(shifts), len(self.diag)
+        diag = (self.diag[None, :] + shifts[:, None]).ravel()
+        off = np.zeros((k, m), dtype=self.diag.dtype)
+        off[:, :-1] = self.offdiag
+        off = off.ravel()[:-1]  # a zero between blocks decouples the systems
+        b = np.ascontiguousarray(rhs.T).ravel()
+        ptsv, gtsv = get_lapack_funcs(("ptsv", "gtsv"), (diag,))
+        _, _, solution, info = ptsv(diag, off, b)
+        if info != 0:
+            _, _, _, solution, info = gtsv(off, diag, off, b)
+            _check(info, "gtsv")
+        return solution.reshape(k, m)

@@ -1,0 +1,23 @@
+"""The calibration protocol on a real benchmark (two held-out tasks of sfda11, a quickly trained space)."""
+import numpy as np
+
+from benchmark.loaders import load
+from benchmark.methods._fennec import FennecMethod
+from benchmark.protocols import LEVELS, calibration
+from benchmark.reports import calibration_rows
+
+
+def test_calibration_measures_coverage_and_hit_rates_on_held_out_tasks():
+    bench = load("sfda11")
+    tasks = bench.targets[:2]
+    results = calibration(bench, lambda: FennecMethod(min_steps=60, n_epochs=2), n_draws=2, tasks=tasks)
+    assert set(results) == set(tasks)
+    for row in results.values():
+        for query in ("cold", "k3"):
+            coverage = [row[f"{query}:coverage@{round(100 * lv)}"] for lv in LEVELS]
+            assert all(0 <= c <= 1 for c in coverage) and np.all(np.diff(coverage) >= 0)  # nested intervals
+            assert row[f"{query}:width@90"] > 0 and 0 <= row[f"{query}:p_hit@3"] <= 1
+            assert row[f"{query}:hit@3"] in (0.0, 0.5, 1.0)
+    table = calibration_rows([{"protocol": "calibration", "benchmark": "sfda11", "method": "fennec",
+                               "mean": results[tasks[0]]}])
+    assert len(table) == 4 and "sfda11" in table[2]

@@ -1,0 +1,69 @@
+"""Values in the task's units, split-conformal intervals and the ranking's confidence (fennec.space._uncertainty)."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from fennec.errors import InputError
+from fennec.space import TransferSpace
+from fennec.space._uncertainty import K_GRID, Uncertainty, grid_k, task_units
+
+
+def _uncertainty(scores: np.ndarray) -> Uncertainty:
+    return Uncertainty({g: np.sort(scores) for g in K_GRID}, np.zeros((0, 18)), np.ones(3), np.zeros(3), np.ones(3))
+
+
+def test_half_width_is_the_finite_sample_conformal_quantile():
+    scores = np.random.default_rng(0).normal(size=99)
+    unc = _uncertainty(scores)
+    magnitude = np.sort(np.abs(scores))
+    assert unc.half_width(0, 0.9) == magnitude[int(np.ceil(100 * 0.9)) - 1]
+    assert unc.half_width(0, 0.8) < unc.half_width(0, 0.9)
+    assert unc.half_width(3, 0.999) == float("inf")  # 99 scores cannot back a 99.9% interval
+
+
+def test_grid_and_units_follow_the_revealed_results():
+    assert [grid_k(k) for k in (0, 1, 2, 3, 4, 9, 10, 50)] == [0, 1, 1, 3, 3, 5, 10, 10]
+    assert task_units(0.5, 0.1, np.zeros(0), np.zeros(0)) == (0.5, 0.1)
+    mu, sigma = task_units(0.5, 0.1, np.array([0.0]), np.array([0.9]))
+    assert mu == pytest.approx(0.7) and sigma == 0.1  # one result moves the location half way
+    scores = np.array([-1.0, 0.0, 1.0, 2.0])
+    mu, sigma = task_units(0.5, 0.1, scores, 0.8 + 0.3 * scores)  # four results on a steeper line
+    assert 0.1 < sigma < 0.3 and mu > 0.5
+
+
+@pytest.fixture(scope="module")
+def space():
+    rng = np.random.default_rng(0)
+    U, V = rng.normal(size=(30, 2)), rng.normal(size=(14, 2))
+    records = pd.DataFrame([(f"m{i}", f"t{j}", 0.6 + 0.05 * (U[i] @ V[j]) + 0.01 * j)
+                            for i in range(30) for j in range(14)], columns=["model", "task", "value"])
+    return TransferSpace(n_factors=4, min_steps=150, random_state=0).fit(records)
+
+
+def test_predict_task_gives_ordered_intervals_in_the_task_units(space):
+    cold = space.predict_task(levels=(0.5, 0.8, 0.9))
+    low50, high50 = cold.intervals[0.5]
+    low90, high90 = cold.intervals[0.9]
+    assert np.all(low90 <= low50) and np.all(high50 <= high90) and np.all(low50 < high50)
+    assert 0.5 < cold.location < 0.8 and cold.scale_source == "similar tasks in the history"
+    assert np.array_equal(np.argsort(-cold.values, kind="stable"), np.argsort(-cold.scores, kind="stable"))
+    assert np.all((cold.in_top3 >= 0) & (cold.in_top3 <= 1)) and cold.in_top3.std() > 0
+    assert 0 <= cold.p_best_in_top[1] <= cold.p_best_in_top[3] <= cold.p_best_in_top[5] <= 1
+    few = space.predict_task(revealed={"m0": 0.9, "m1": 0.4, "m2": 0.6})
+    assert few.scale_source == "revealed results" and few.n_revealed == 3
+    i = list(few.model_ids).index("m0")
+    assert few.values[i] == 0.9 and few.intervals[0.9][0][i] == few.intervals[0.9][1][i] == 0.9
+    assert np.isnan(few.in_top3[i])
+
+
+def test_predict_task_survives_save_and_load(space, tmp_path):
+    space.save(tmp_path / "s")
+    before, after = space.predict_task(), TransferSpace.load(tmp_path / "s").predict_task()
+    np.testing.assert_array_equal(before.values, after.values)
+    np.testing.assert_array_equal(before.intervals[0.9][1], after.intervals[0.9][1])
+    assert before.p_best_in_top == after.p_best_in_top
+
+
+def test_predict_task_checks_levels(space):
+    with pytest.raises(InputError, match="levels"):
+        space.predict_task(levels=(0.9, 1.5))
