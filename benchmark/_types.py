@@ -1,15 +1,16 @@
 """The containers that flow through the harness: a benchmark (records + cards) and the method interface."""
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Protocol, runtime_checkable
 
 import pandas as pd
 
 from fennec.cards import ModelCard, TaskCard
+from fennec.errors import InputError
 
-__all__ = ["Benchmark", "Method", "RECORD_COLUMNS"]
+__all__ = ["RECORD_COLUMNS", "Benchmark", "Method"]
 
 #: The long format every loader produces: one fine-tuning result per row, higher value = better.
 RECORD_COLUMNS = ("model", "task", "value")
@@ -57,6 +58,26 @@ class Benchmark:
         False (``transfergraph8`` keeps all 13 TransferGraph tasks as history and scores its 8 reported targets)."""
         return [t for t in self.tasks if t not in self.task_cards or self.task_cards[t].extra.get("target", True)]
 
+    def with_targets(self, targets: Sequence[str]) -> Benchmark:
+        """A copy whose protocols hold out and score only ``targets``; the other tasks stay history (as
+        ``transfergraph8`` keeps TransferGraph's 13 tasks and scores 8).
+
+        Raises
+        ------
+        InputError
+            A name of ``targets`` is not a task of the records.
+        """
+        unknown = sorted(set(targets) - set(self.tasks))
+        if unknown or not targets:
+            raise InputError(f"Targets of benchmark {self.name!r} must be tasks of its records. Got "
+                             f"{', '.join(map(repr, unknown)) or 'none'} instead.",
+                             hint=f"choose among: {', '.join(self.tasks[:20])}{' ...' if len(self.tasks) > 20 else ''}")
+        wanted, cards = set(targets), dict(self.task_cards)
+        for task in self.tasks:
+            card = cards.get(task, TaskCard(name=task))
+            cards[task] = replace(card, extra={**card.extra, "target": task in wanted})
+        return replace(self, task_cards=cards)
+
     def published_metrics(self) -> list[str]:
         """Names of the metric scores that the task cards carry (e.g. ``["hscore", "logme"]``)."""
         names: set[str] = set()
@@ -75,7 +96,7 @@ class Method(Protocol):
     """
 
     def fit(self, records: pd.DataFrame, model_cards: Mapping[str, ModelCard],
-            task_cards: Mapping[str, TaskCard]) -> "Method": ...
+            task_cards: Mapping[str, TaskCard]) -> Method: ...
 
     def score(self, task_card: TaskCard, revealed: pd.DataFrame) -> dict[str, float]: ...
 

@@ -19,19 +19,37 @@ _HEADLINE = ("tau_w", "kendall", "rel@1", "regret@3", "hit@3")
 _CALIBRATION_COLUMNS = ("coverage@80", "coverage@90", "width@90", "p_hit@3", "hit@3")
 
 
+def _columns(result: dict) -> list[str]:
+    if result["protocol"] == "learning-curve":  # per fraction: history size, then the measures
+        return [c for c in result["mean"] if c.startswith(("n_history@", "tau_w@", "rel@1@"))]
+    if result["protocol"] == "calibration":  # per query (cold, k3)
+        return [c for c in next(iter(result["tasks"].values())) if c.endswith(_CALIBRATION_COLUMNS)]
+    return [c for c in (*_HEADLINE, *(f"regret@B{b}" for b in BUDGETS), *(f"rel@B{b}" for b in BUDGETS))
+            if c in next(iter(result["tasks"].values()))]
+
+
 def _format_table(result: dict) -> str:
     tasks = result["tasks"]
     if not tasks:
         return "(no task could be measured)"
-    first = next(iter(tasks.values()))
-    columns = [c for c in (*_HEADLINE, *(f"regret@B{b}" for b in BUDGETS), *(f"rel@B{b}" for b in BUDGETS))
-               if c in first] or [c for c in first if c.endswith(_CALIBRATION_COLUMNS)]
+    columns = _columns(result)
     width = max(len(t) for t in [*tasks, "mean"]) + 2
-    cell = {c: max(11, len(c) + 1) for c in columns}
-    lines = ["task".ljust(width) + "".join(c.rjust(cell[c]) for c in columns)]
-    lines += [t.ljust(width) + "".join(f"{tasks[t][c]:{cell[c]}.3f}" for c in columns) for t in sorted(tasks)]
-    lines.append("mean".ljust(width) + "".join(f"{result['mean'][c]:{cell[c]}.3f}" for c in columns))
+    cell = max(11, *(len(c) + 2 for c in columns))
+    lines = ["task".ljust(width) + "".join(c.rjust(cell) for c in columns)]
+    lines += [t.ljust(width) + "".join(f"{tasks[t].get(c, float('nan')):{cell}.3f}" for c in columns)
+              for t in sorted(tasks)]
+    lines.append("mean".ljust(width) + "".join(f"{result['mean'][c]:{cell}.3f}" for c in columns))
     return "\n".join(lines)
+
+
+def _fractions(text: str) -> list[float]:
+    try:
+        return [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        from fennec.errors import InputError
+
+        raise InputError(f"--fractions must be numbers separated by commas. Got {text!r} instead.",
+                         hint="e.g. --fractions 0.25,0.5,1") from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -69,26 +87,55 @@ def list_command() -> None:
 @click.option("--k", type=int, default=3, show_default=True, help="Revealed records per task (few-shot).")
 @click.option("--draws", type=int, default=10, show_default=True, help="Seeded draws of revealed records (few-shot).")
 @click.option("--budget", "budgets", type=int, multiple=True, help="Budgets B (budget protocol; default 1 3 5).")
-@click.option("--seeds", type=int, default=5, show_default=True, help="Seeds of held-out model sets (cold-model).")
+@click.option("--seeds", type=int, default=None,
+              help="Seeds of held-out model sets (cold-model; default 5) or of history subsets (learning-curve; "
+                   "default 3).")
+@click.option("--fractions", default="0.25,0.5,1", show_default=True, metavar="F,...",
+              help="Fractions of the history tasks kept (learning-curve), each in (0, 1].")
 @click.option("--pools", type=int, default=0, show_default=True, help="Average over this many random candidate pools.")
+@click.option("--targets", default=None, metavar="TASK,...",
+              help="Hold out and score only these tasks (comma-separated); the others stay history.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Write the result JSON here.")
-def run_command(history: str, protocol: str, method: str, k: int, draws: int, budgets: tuple[int, ...], seeds: int,
-                pools: int, json_out: Path | None) -> None:
+def run_command(history: str, protocol: str, method: str, k: int, draws: int, budgets: tuple[int, ...],
+                seeds: int | None, fractions: str, pools: int, targets: str | None, json_out: Path | None) -> None:
     """Evaluate one method under one protocol and print per-task measures.
+
+    HISTORY is a released benchmark or your own table. A bare model,task,value table (no cards) runs every method
+    that needs only the records: popularity, popularity-ns, random and fennec (which then ranks a cold task by its
+    prior and a cold model by its bias prior). The others stop with a message naming what the table lacks: logme,
+    sfda, hscore and knn1 read scores computed on each task's images, fennec+metric blends with them,
+    fennec-noimage needs stored image embeddings, imagenet-top1 and params need model cards with that attribute.
+    A suite skips a method where it does not apply and says so in its report.
+
+    learning-curve: cold-task quality against the number of history tasks. For each target task, the method is
+    fitted on a seeded subset of the other tasks at each of --fractions (nested subsets, --seeds of them; the full
+    history once) and scored; columns n_history@fF, tau_w@fF and rel@1@fF per fraction F.
+
+    calibration: are the intervals and ranking confidence honest on held-out tasks? Only fennec and fennec-noimage
+    predict intervals; columns per query (cold, k3): coverage@80, coverage@90, width@90, p_hit@3 and hit@3.
 
     \b
     Examples:
       python -m benchmark run --history sfda11 --protocol cold-task --method popularity
       python -m benchmark run --history transfergraph8 --protocol cold-task --method logme --json out.json
       python -m benchmark run --history shift --protocol few-shot --k 10 --method popularity
+      python -m benchmark run --history my_results.csv --protocol cold-task --method fennec
+      python -m benchmark run --history sfda11 --protocol learning-curve --fractions 0.2,0.5,1 --seeds 3 \\
+          --method popularity-ns
+      python -m benchmark run --history tg.csv --targets svhn,dtd --protocol cold-task --method fennec
       python -m benchmark run --history sfda11 --protocol calibration --method fennec
     """
     from .loaders import load
     from .runner import evaluate
 
-    options = {"few-shot": {"k": k, "n_draws": draws}, "cold-model": {"seeds": range(seeds)},
-               "budget": {"budgets": budgets or BUDGETS}}.get(protocol, {})
-    result = evaluate(load(history), protocol, method, pools=pools, **options)
+    options = {"few-shot": {"k": k, "n_draws": draws}, "cold-model": {"seeds": range(5 if seeds is None else seeds)},
+               "budget": {"budgets": budgets or BUDGETS},
+               "learning-curve": {"fractions": _fractions(fractions), "seeds": range(3 if seeds is None else seeds)},
+               }.get(protocol, {})
+    bench = load(history)
+    if targets:
+        bench = bench.with_targets([t.strip() for t in targets.split(",") if t.strip()])
+    result = evaluate(bench, protocol, method, pools=pools, **options)
     click.echo(f"{result['benchmark']} | {protocol} | {method} | {result['n_models']} models x "
                f"{result['n_tasks']} tasks | settings {result['settings']}")
     click.echo(_format_table(result))
@@ -122,7 +169,7 @@ def suite_command(config: Path, out: Path | None, jobs: int, resume: bool, engin
 
     from fennec.execution import create_engine
 
-    from .reports import run_suite
+    from .reports import headline_measure, run_suite
 
     if jobs > 1 and (engine == "ray" or address):
         raise click.BadParameter("--jobs sets the local engine's processes; Ray runs as many evaluations as the "
@@ -131,7 +178,7 @@ def suite_command(config: Path, out: Path | None, jobs: int, resume: bool, engin
     started = time.monotonic()
 
     def progress(done: int, total: int, result: dict) -> None:
-        measure = "regret@B3" if result["protocol"] == "budget" else "tau_w"
+        measure = headline_measure(result)
         value = result["mean"].get(measure)
         shown = f"{value:.3f}" if value is not None else "n/a (no task measured)"
         click.echo(f"[{done}/{total}] {time.monotonic() - started:6.0f}s  {result['benchmark']:<15} "
@@ -157,7 +204,7 @@ def report_command(results: Path, title: str | None, suite_file: str | None) -> 
 
     from fennec.errors import InputError
 
-    from .reports import write_report
+    from .reports import SKIPPED, write_report
 
     try:
         loaded = json.loads(results.read_text())
@@ -170,8 +217,10 @@ def report_command(results: Path, title: str | None, suite_file: str | None) -> 
     methods = None
     if suite_file and Path(suite_file).exists():  # the suite's method order for the summary
         methods = (yaml.safe_load(Path(suite_file).read_text()) or {}).get("methods")
+    skipped_file = results.parent / SKIPPED  # what the suite did not run, and why (absent for older suites)
+    skipped = json.loads(skipped_file.read_text()) if skipped_file.is_file() else None
     report = write_report(loaded, results.parent, title=title or results.parent.name, source=suite_file,
-                          methods=methods)
+                          methods=methods, skipped=skipped)
     click.echo(f"wrote {report}")
 
 

@@ -11,8 +11,14 @@ A suite file::
       - {protocol: few-shot, k: 3}
       - {protocol: budget, budgets: [1, 3, 5]}
       - {protocol: cold-model, seeds: 5}
+      - {protocol: learning-curve, fractions: [0.25, 0.5, 1.0], seeds: 3}
+      - {protocol: calibration}
 
-Methods that need published scores a benchmark lacks are skipped for it (and listed as such in the report).
+A method that needs what a benchmark lacks (published scores, image embeddings, card attributes) is skipped for it,
+and the report's "Not run" table says why. A ``learning-curve`` run (``fractions: [0.25, 0.5, 1.0]``, ``seeds: 3``)
+adds a plot of cold-task tau_w against the number of history tasks; a ``calibration`` run (only the methods that
+predict intervals take part) adds a table of coverage and predicted against realised hit rates, and a reliability
+plot.
 Each evaluation is one unit of a :mod:`fennec.execution` engine: in this process, in parallel local processes
 (``jobs``) or on Ray. An interrupted suite resumes where it stopped (``resume``): each finished evaluation is
 appended to ``out/results.partial.jsonl`` as it ends, so evaluations that failed are all that a resume reruns.
@@ -29,14 +35,45 @@ import yaml
 from fennec.errors import InputError
 from fennec.execution import Engine, LocalEngine, MapResult, UnitFailure
 
-from .calibration import calibration_rows, plot_reliability
+from ._plots import plot_learning_curves, plot_per_task_tau, plot_reliability
 from .loaders import load
-from .runner import evaluate, method_applies
+from .protocols import CALIBRATION_QUERIES
+from .runner import evaluate, missing_requirement, protocol_excludes
 
-__all__ = ["run_suite", "summary_table", "write_report"]
+__all__ = ["SKIPPED", "calibration_rows", "headline_measure", "run_suite", "summary_table", "write_report"]
+
+#: The (benchmark, method, why) pairs a suite did not run, beside its results.json.
+SKIPPED = "skipped.json"
 
 _ROW_MEASURES = {"budget": ("regret@B1", "regret@B3", "regret@B5", "rel@B3"),
                  "default": ("tau_w", "kendall", "rel@1", "regret@3", "hit@3")}
+
+
+def _row_measures(result: dict[str, Any]) -> tuple[str, ...]:
+    if result["protocol"] == "learning-curve":  # tau_w at each fraction of the history
+        return tuple(key for key in result["mean"] if key.startswith("tau_w@f"))
+    return _ROW_MEASURES.get(result["protocol"], _ROW_MEASURES["default"])
+
+
+def _header(result: dict[str, Any], measure: str) -> str:
+    """A column's name; a learning curve's columns also say how many history tasks they were fitted on."""
+    if result["protocol"] == "learning-curve":
+        size = result["mean"].get(measure.replace("tau_w@", "n_history@"))
+        return f"{measure} ({size:.3g} tasks)" if size is not None else measure
+    return measure
+
+
+def headline_measure(result: dict[str, Any]) -> str:
+    """The one figure a summary shows for ``result``: ``regret@B3`` (budget), tau_w at the smallest history
+    fraction (learning curve: its full history is the cold task's figure), the cold query's 90% coverage
+    (calibration), else ``tau_w``."""
+    if result["protocol"] == "budget":
+        return "regret@B3"
+    if result["protocol"] == "calibration":
+        return "cold:coverage@90"
+    if result["protocol"] == "learning-curve":
+        return next((key for key in result["mean"] if key.startswith("tau_w@f")), "tau_w")
+    return "tau_w"
 
 
 def _run_label(run: dict[str, Any]) -> str:
@@ -112,8 +149,10 @@ def run_suite(config_path: Path, out: Path | None = None, *, jobs: int = 1, resu
         raise InputError(f"jobs of run_suite must be >= 1. Got {jobs} instead.")
     out = Path(out or config.get("out") or f"reports/{config.get('name', Path(config_path).stem)}")
     out.mkdir(parents=True, exist_ok=True)
+    missing = {(name, method): missing_requirement(load(name), method) for name in benchmarks for method in methods}
     planned = [(name, run, method) for name in benchmarks for run in runs for method in methods
-               if method_applies(load(name), method, run["protocol"])]
+               if missing[name, method] is None and protocol_excludes(method, run["protocol"]) is None]
+    skipped = [[name, method, f"the benchmark {why}"] for (name, method), why in missing.items() if why]
     partial = out / _PARTIAL
     done = _finished(partial, planned) if resume else {}
     if not resume:
@@ -123,8 +162,10 @@ def run_suite(config_path: Path, out: Path | None = None, *, jobs: int = 1, resu
               (lambda result: on_result(len(done), len(planned), result)) if on_result else None)
     results = [done[_job_key(*job)] for job in planned]
     (out / "results.json").write_text(json.dumps(results, indent=1))
+    (out / SKIPPED).write_text(json.dumps(skipped, indent=1))
     partial.unlink(missing_ok=True)
-    return write_report(results, out, title=config.get("name", "suite"), source=str(config_path), methods=methods)
+    return write_report(results, out, title=config.get("name", "suite"), source=str(config_path), methods=methods,
+                        skipped=skipped)
 
 
 def _run_jobs(todo: dict[str, Job], engine: Engine, partial: Path, done: dict[str, dict[str, Any]],
@@ -165,8 +206,10 @@ def _cell(value: float | None) -> str:
 
 
 def write_report(results: list[dict[str, Any]], out: Path, title: str, source: str | None,
-                 methods: list[str] | None = None) -> Path:
-    """Markdown tables (one per benchmark and run: methods x headline measures) and the per-task tau_w plot."""
+                 methods: list[str] | None = None, skipped: list[list[str]] | None = None) -> Path:
+    """Markdown tables (one per benchmark and run: methods x headline measures), the per-task tau_w plot, the
+    learning curves and the calibration table and plot where the suite ran them, and the (benchmark, method, why)
+    pairs of ``skipped``."""
     lines = [f"# Benchmark report: {title}", "",
              f"Produced by `python -m benchmark suite {source or 'SUITE.yaml'}`; every figure is a mean over tasks "
              "(cold-model: also over its seeds; few-shot: over its draws). `tasks` is the number of tasks a method "
@@ -179,35 +222,46 @@ def write_report(results: list[dict[str, Any]], out: Path, title: str, source: s
         for run in dict.fromkeys(r["run"] for r in results if r["benchmark"] == bench
                                  and r["protocol"] != "calibration"):  # its own section below
             rows = [r for r in results if r["benchmark"] == bench and r["run"] == run]
-            measures = _ROW_MEASURES.get(rows[0]["protocol"], _ROW_MEASURES["default"])
-            lines += [f"**{run}**", "", "| method | tasks | " + " | ".join(measures) + " |",
+            measures = _row_measures(rows[0])
+            lines += [f"**{run}**", "", "| method | tasks | " + " | ".join(_header(rows[0], m) for m in measures) + " |",
                       "|---|---:|" + "---:|" * len(measures)]
             lines += [f"| {r['method']} | {r['n_tasks_measured']} | "
                       + " | ".join(_cell(r["mean"].get(m)) for m in measures) + " |" for r in rows]
             lines.append("")
-    plot = _plot_per_task_tau(results, out / "per_task_tau_w.png")
+    plot = plot_per_task_tau(results, out / "per_task_tau_w.png")
     if plot:
         lines += ["## Per-task weighted tau (cold task)", "", f"![per-task tau_w]({plot.name})", ""]
+    curve = plot_learning_curves(results, out / "learning_curve.png")
+    if curve:
+        lines += ["## Learning curve (cold task against the history's size)", "",
+                  ("Mean cold-task tau_w against the number of history tasks: each target task held out, the "
+                   "method fitted on seeded nested subsets of the other tasks (`learning-curve` protocol)."), "",
+                  f"![learning curve]({curve.name})", ""]
     reliability = plot_reliability(results, out / "calibration.png")
     if reliability:
-        lines += ["## Calibration (held-out tasks)", "", "Nominal against empirical coverage of the intervals, and "
-                  "predicted against realised hit@3 and regret@3 (`benchmark/calibration.py`).", "",
+        lines += ["## Calibration (held-out tasks)", "", ("Nominal against empirical coverage of the intervals, and "
+                  "predicted against realised hit@3 and regret@3 (`benchmark/protocols/_calibration.py`; only "
+                  "methods that predict intervals take part)."), "",
                   *calibration_rows(results), "", f"![reliability]({reliability.name})", ""]
+    if skipped:
+        lines += ["## Not run", "", "| benchmark | method | why |", "|---|---|---|"]
+        lines += [f"| {bench} | {method} | {why} |" for bench, method, why in skipped]
+        lines.append("")
     report = out / "report.md"
     report.write_text("\n".join(lines))
     return report
 
 
 def summary_table(results: list[dict[str, Any]], methods: list[str] | None = None) -> str:
-    """One Markdown table of the headline figure of every (run, method) by benchmark: mean tau_w, or mean
-    regret after 3 tried models (``regret@B3``, lower is better) for the budget protocol; blank where the method
-    does not apply. Rows follow the runs' order, then ``methods`` (default: their order of appearance)."""
+    """One Markdown table of the headline figure of every (run, method) by benchmark (:func:`headline_measure`:
+    mean tau_w; mean regret after 3 tried models, ``regret@B3``, lower is better, for the budget protocol; tau_w at
+    the smallest fraction of the history for the learning curve); blank where the method does not apply. Rows follow the runs' order, then ``methods`` (default: their order of appearance)."""
     benches = list(dict.fromkeys(r["benchmark"] for r in results))
     cells: dict[tuple[str, str], dict[str, float | None]] = {}
     for r in results:
         if r["protocol"] == "calibration":  # no ranking figure: the report's calibration section shows it
             continue
-        measure = "regret@B3" if r["protocol"] == "budget" else "tau_w"
+        measure = headline_measure(r)
         cells.setdefault((f"{r['run']}: {measure}", r["method"]), {})[r["benchmark"]] = r["mean"].get(measure)
     runs = list(dict.fromkeys(run for run, _ in cells))
     methods = list(dict.fromkeys([*(methods or []), *(r["method"] for r in results)]))
@@ -218,31 +272,15 @@ def summary_table(results: list[dict[str, Any]], methods: list[str] | None = Non
     return "\n".join(lines)
 
 
-def _plot_per_task_tau(results: list[dict[str, Any]], path: Path) -> Path | None:
-    cold = [r for r in results if r["protocol"] == "cold-task"]
-    if not cold:
-        return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    benches = list(dict.fromkeys(r["benchmark"] for r in cold))
-    fig, axes = plt.subplots(len(benches), 1, figsize=(12, 3.2 * len(benches)), squeeze=False)
-    for ax, bench in zip(axes[:, 0], benches):
-        rows = [r for r in cold if r["benchmark"] == bench]
-        tasks = sorted({t for r in rows for t in r["tasks"]})
-        width = 0.8 / len(rows)
-        for i, r in enumerate(rows):
-            values = [r["tasks"].get(t, {}).get("tau_w", np.nan) for t in tasks]
-            ax.bar(np.arange(len(tasks)) + i * width, values, width, label=f"{r['method']} ({r['mean']['tau_w']:.3f})")
-        ax.set_xticks(np.arange(len(tasks)) + 0.4 - width / 2, tasks, rotation=40, ha="right", fontsize=7)
-        ax.set_ylabel("tau_w")
-        ax.set_title(f"{bench}: cold-task weighted tau per task")
-        ax.axhline(0, color="black", lw=0.5)
-        ax.legend(fontsize=7, ncol=4)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+def calibration_rows(results: list[dict[str, Any]]) -> list[str]:
+    """Markdown table: per benchmark and query, empirical coverage at 80% and 90%, the median 90% width, and
+    predicted against realised hit@3 and regret@3."""
+    lines = [("| benchmark | method | query | coverage@80 | coverage@90 | width@90 | p_hit@3 | hit@3 | p_regret@3 "
+              "| regret@3 |"), "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in (r for r in results if r["protocol"] == "calibration"):
+        for query in CALIBRATION_QUERIES:
+            cells = [r["mean"].get(f"{query}:{m}", float("nan")) for m in
+                     ("coverage@80", "coverage@90", "width@90", "p_hit@3", "hit@3", "p_regret@3", "regret@3")]
+            lines.append(f"| {r['benchmark']} | {r['method']} | {query} | "
+                         + " | ".join(f"{c:.3f}" for c in cells) + " |")
+    return lines

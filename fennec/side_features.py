@@ -183,6 +183,8 @@ class TaskFeaturizer:
     def transform_many(self, tasks: Sequence[Any]) -> np.ndarray:
         """Side features of several tasks, one row each (text proxies embed them in one batch)."""
         self._check_fitted()
+        if not self.blocks_:  # no training task had any side feature (a bare model,task,value table): no columns
+            return np.zeros((len(tasks), 0), np.float32)
         rows = self._embedded(list(tasks))
         return np.stack([np.concatenate([self.fill_[block] if row[proxy] is None
                                          else _block_values(row, proxy, parts)

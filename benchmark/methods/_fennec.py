@@ -24,7 +24,7 @@ from fennec.cards import ModelCard, TaskCard
 from fennec.side_features import DEFAULT_TASK_PROXIES, TaskFeaturizer, model_side_features
 from fennec.space import TaskPrediction, TransferSpace
 
-from ..calibration import LEVELS
+from ..protocols import LEVELS
 
 __all__ = ["FennecMethod"]
 

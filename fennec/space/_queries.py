@@ -196,7 +196,10 @@ class QueriesMixin:
     def _query(self, task_features: object, revealed: object, where: str) -> tuple[np.ndarray, np.ndarray, bool]:
         """Task vectors (n_queries, d) and task confidences for the queries, and whether the query was single."""
         self._check_fitted()
-        if task_features is not None:
+        # Zero-width features are what a featurizer gives when no training task had a side feature (a bare
+        # model,task,value table): the space was fitted with none, and the cold task gets the prior.
+        empty = task_features is not None and self._task_features.dim == 0 and np.size(task_features) == 0
+        if task_features is not None and not empty:
             if self._task_features.dim == 0:
                 raise InputError(f"`task_features` of {where} cannot be used: the space was fitted without task "
                                  f"features.", hint="fit with task_features=... or query by `revealed` only")
@@ -204,8 +207,12 @@ class QueriesMixin:
             single, n_queries = np.ndim(task_features) == 1, len(feats)
             weights, kernel = self.task_kernel_.weights(feats, len(self.task_ids_))
         else:
-            single = revealed is None or isinstance(revealed, (Mapping, pd.DataFrame))
-            n_queries = 1 if single else len(revealed)
+            if empty:
+                single = np.ndim(task_features) == 1
+                n_queries = 1 if single else len(task_features)
+            else:
+                single = revealed is None or isinstance(revealed, (Mapping, pd.DataFrame))
+                n_queries = 1 if single else len(revealed)
             weights = np.full((n_queries, len(self.task_ids_)), 1.0 / len(self.task_ids_))
             kernel = np.zeros(n_queries)
         reveals = revealed_list(revealed, n_queries)

@@ -1,9 +1,10 @@
 """The calibration protocol on a real benchmark (two held-out tasks of sfda11, a quickly trained space)."""
 import numpy as np
 
-from benchmark.calibration import LEVELS, calibration, calibration_rows
 from benchmark.loaders import load
 from benchmark.methods._fennec import FennecMethod
+from benchmark.protocols import LEVELS, calibration
+from benchmark.reports import calibration_rows
 
 
 def test_calibration_measures_coverage_and_hit_rates_on_held_out_tasks():

@@ -15,7 +15,8 @@ def test_suite_writes_a_report_with_tables_and_a_plot(data_dir, tmp_path):
     report = (tmp_path / "out" / "report.md").read_text()
     assert "| popularity | 11 | 0.826 |" in report  # the reference figure, in the table
     assert "| cold-task: tau_w | popularity | 0.826 |" in report.split("## Summary")[1]  # and in the summary
-    assert "logme" not in report.split("## sfda11")[1]  # sfda11 carries no published LogME: skipped
+    assert "logme" not in report.split("## sfda11")[1].split("## Not run")[0]  # sfda11 carries no published LogME
+    assert "| sfda11 | logme | the benchmark carries no published 'logme' scores" in report  # skipped, and why
     assert (tmp_path / "out" / "per_task_tau_w.png").stat().st_size > 10_000
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     assert {(r["method"], r["protocol"]) for r in results} == {

@@ -83,3 +83,32 @@ def test_json_round_trip_gives_the_same_vectors(cards):
 def test_transform_before_fit_says_so(cards):
     with pytest.raises(NotFittedError, match="fit"):
         TaskFeaturizer().transform(cards["birds"])
+
+
+def test_cards_with_names_only_give_zero_columns_and_the_space_answers_with_its_prior():
+    """A bare model,task,value table: no training task has a side feature. The featurizer gives no column (it used
+    to fail concatenating nothing) and a space fitted on zero-width features ranks a cold task by its prior, the
+    same as a query without features, for one query or several."""
+    import pandas as pd
+
+    from fennec.space import TransferSpace
+
+    names = [f"t{j}" for j in range(4)]
+    featurizer = TaskFeaturizer().fit({n: TaskCard(n) for n in names})
+    assert featurizer.block_sizes == []
+    features = featurizer.transform_many([TaskCard(n) for n in names])
+    assert features.shape == (4, 0)
+    assert featurizer.transform(TaskCard("new")).shape == (0,)
+
+    rng = np.random.default_rng(0)
+    records = pd.DataFrame([(f"m{i}", t, float(i + rng.normal())) for i in range(6) for t in names],
+                           columns=["model", "task", "value"])
+    space = TransferSpace(n_factors=2, hidden=0, min_steps=50, random_state=0,
+                          task_blocks=featurizer.block_sizes).fit(records, task_features=dict(zip(names, features)))
+    _, prior, _ = space.score()
+    _, cold, _ = space.score(task_features=featurizer.transform(TaskCard("new")))
+    _, batch, _ = space.score(task_features=np.zeros((3, 0)))
+    np.testing.assert_allclose(cold, prior)
+    assert batch.shape == (3, 6)
+    np.testing.assert_allclose(batch, np.tile(prior, (3, 1)))
+    assert np.corrcoef(prior, np.arange(6))[0, 1] > 0.9  # the prior is the models' quality

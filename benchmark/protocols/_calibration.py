@@ -8,14 +8,13 @@ with ``k`` of its results revealed (seeded draws). Per held-out task and query k
 - ``p_hit@n`` and ``hit@n`` (n = 1, 3): the predicted chance that the top ``n`` holds the best model, and whether
   it did; ``p_regret@3`` and ``regret@3``: predicted and realised best value minus the best of the top 3.
 
-The mean over tasks compares nominal with empirical coverage and predicted with realised hit rates; the report
-draws them as a reliability plot (:func:`plot_reliability`). Only methods that predict intervals take part
-(:data:`PREDICTING`).
+The mean over tasks compares nominal with empirical coverage and predicted with realised hit rates; the suite's
+report tabulates them and draws a reliability plot (``benchmark/reports.py``, ``benchmark/_plots.py``). Only methods
+that predict intervals take part (:data:`PREDICTING`).
 """
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,15 +22,16 @@ import pandas as pd
 
 from fennec.errors import InputError
 
-from ._types import Benchmark
+from .._types import Benchmark
 
-__all__ = ["LEVELS", "PREDICTING", "calibration", "calibration_rows", "plot_reliability"]
+__all__ = ["CALIBRATION_QUERIES", "LEVELS", "PREDICTING", "calibration"]
 
 #: Nominal coverages measured (the reliability plot's x axis).
 LEVELS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 #: Methods whose ``predict`` gives values, intervals and ranking confidence.
 PREDICTING = frozenset({"fennec", "fennec-noimage"})
-_QUERIES = {"cold": 0, "k3": 3}
+#: The queries measured per held-out task and how many of its results each reveals.
+CALIBRATION_QUERIES = {"cold": 0, "k3": 3}
 
 
 def _measures(prediction: Any, truth: pd.Series) -> dict[str, float]:
@@ -71,7 +71,7 @@ def calibration(bench: Benchmark, make_method: Callable[[], Any], n_draws: int =
         if len(held) < 5:
             continue
         row: dict[str, float] = {}
-        for name, k in _QUERIES.items():
+        for name, k in CALIBRATION_QUERIES.items():
             draws = [held.iloc[:0]] if k == 0 else _draws(held, k, n_draws, [seed, k, *task.encode()])
             measured = [_measures(method.predict(bench.task_cards[task], d), truth.drop(d["model"])) for d in draws]
             row.update({f"{name}:{m}": float(np.mean([x[m] for x in measured])) for m in measured[0]})
@@ -82,48 +82,3 @@ def calibration(bench: Benchmark, make_method: Callable[[], Any], n_draws: int =
 def _draws(held: pd.DataFrame, k: int, n_draws: int, seed: list[int]) -> list[pd.DataFrame]:
     rng = np.random.default_rng(seed)
     return [held.iloc[np.sort(rng.choice(len(held), k, replace=False))] for _ in range(n_draws)]
-
-
-def calibration_rows(results: list[dict[str, Any]]) -> list[str]:
-    """Markdown table: per benchmark and query, empirical coverage at 80% and 90%, the median 90% width, and
-    predicted against realised hit@3 and regret@3."""
-    lines = ["| benchmark | method | query | coverage@80 | coverage@90 | width@90 | p_hit@3 | hit@3 | p_regret@3 "
-             "| regret@3 |", "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
-    for r in (r for r in results if r["protocol"] == "calibration"):
-        for query in _QUERIES:
-            cells = [r["mean"].get(f"{query}:{m}", float("nan")) for m in
-                     ("coverage@80", "coverage@90", "width@90", "p_hit@3", "hit@3", "p_regret@3", "regret@3")]
-            lines.append(f"| {r['benchmark']} | {r['method']} | {query} | "
-                         + " | ".join(f"{c:.3f}" for c in cells) + " |")
-    return lines
-
-
-def plot_reliability(results: list[dict[str, Any]], path: Path) -> Path | None:
-    """Nominal against empirical coverage (left) and predicted against realised hit@1 and hit@3 (right), one
-    line or marker per benchmark and query; the diagonal is perfect calibration."""
-    rows = [r for r in results if r["protocol"] == "calibration"]
-    if not rows:
-        return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5))
-    for r in rows:
-        for query, style in (("cold", "-o"), ("k3", "--s")):
-            empirical = [r["mean"].get(f"{query}:coverage@{round(100 * lv)}", np.nan) for lv in LEVELS]
-            left.plot(LEVELS, empirical, style, label=f"{r['benchmark']} {query}", ms=4)
-            for n, marker in ((1, "^"), (3, "o")):
-                right.scatter(r["mean"].get(f"{query}:p_hit@{n}"), r["mean"].get(f"{query}:hit@{n}"), marker=marker,
-                              label=f"{r['benchmark']} {query} hit@{n}", s=30)
-    for ax, title in ((left, "interval coverage"), (right, "top-n holds the best model")):
-        ax.plot([0, 1], [0, 1], color="black", lw=0.6)
-        ax.set(xlim=(0, 1), ylim=(0, 1), title=title)
-        ax.legend(fontsize=6, ncol=2)
-    left.set(xlabel="nominal", ylabel="empirical (held-out tasks)")
-    right.set(xlabel="predicted", ylabel="realised (held-out tasks)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path

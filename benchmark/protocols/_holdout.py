@@ -1,56 +1,41 @@
-"""Evaluation protocols of ``specs/evaluation.md``: cold task, few-shot task, cold model, budgeted selection.
+"""The protocols of ``specs/evaluation.md`` that hold out one task or a set of models: cold task, few-shot task,
+cold model, budgeted selection.
 
-Each protocol takes a :class:`~benchmark._types.Benchmark` and a factory of fresh methods, splits the records, fits a
-fresh method on the training part only (the held-out records never reach ``fit``), scores, and returns per-task
-measures. :func:`run` dispatches by name and adds optional pool subsampling (Agostinelli et al., ECCV 2022).
+Each splits the records, fits a fresh method on the training part only (the held-out records never reach ``fit``),
+scores, and returns per-task measures.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import replace
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
-from fennec.errors import InputError, UnknownNameError
+from fennec.errors import InputError
 
-from .calibration import calibration
-from ._types import Benchmark, Method
-from .measures import evaluate_task
+from .._types import Benchmark, Method
+from ._common import (
+    EMPTY,
+    MethodFactory,
+    TaskMeasures,
+    average_runs,
+    measure,
+    progress,
+    truth_of,
+)
 
-__all__ = ["PROTOCOLS", "BUDGETS", "cold_task", "few_shot", "cold_model", "budget", "run", "mean_over_tasks"]
+__all__ = ["BUDGETS", "budget", "cold_model", "cold_task", "few_shot"]
 
-MethodFactory = Callable[[], Method]
-TaskMeasures = dict[str, dict[str, float]]
 BUDGETS = (1, 3, 5)
-_EMPTY = pd.DataFrame({"model": pd.Series(dtype=str), "task": pd.Series(dtype=str), "value": pd.Series(dtype=float)})
-
-
-def _measure(scores: Mapping[str, float], truth: pd.Series) -> dict[str, float] | None:
-    """Measures over the models that have both a truth and a finite prediction (None if fewer than 2)."""
-    predicted = truth.index.map(lambda m: scores.get(m, np.nan)).to_numpy(dtype=np.float64)
-    keep = np.isfinite(predicted)
-    if keep.sum() < 2:
-        return None
-    return evaluate_task(predicted[keep], truth.to_numpy(dtype=np.float64)[keep]) | {"n_models": float(keep.sum())}
-
-
-def _truth(records: pd.DataFrame, task: str) -> pd.Series:
-    return records.loc[records["task"] == task].set_index("model")["value"]
-
-
-def _progress(items: Iterable, desc: str, total: int | None = None):
-    return tqdm(items, desc=desc, total=total, leave=False, disable=None)
 
 
 def cold_task(bench: Benchmark, make_method: MethodFactory, tasks: Iterable[str] | None = None) -> TaskMeasures:
     """Leave-one-task-out: for each task t, fit on every record not of t and score all models for t."""
     results: TaskMeasures = {}
-    for task in _progress(list(tasks or bench.targets), "cold-task"):
+    for task in progress(list(tasks or bench.targets), "cold-task"):
         train = bench.records.loc[bench.records["task"] != task]
         method = make_method().fit(train, bench.model_cards, bench.task_cards)
-        measures = _measure(method.score(bench.task_cards[task], _EMPTY), _truth(bench.records, task))
+        measures = measure(method.score(bench.task_cards[task], EMPTY), truth_of(bench.records, task))
         if measures is not None:
             results[task] = measures
     return results
@@ -62,7 +47,7 @@ def few_shot(bench: Benchmark, make_method: MethodFactory, k: int, n_draws: int 
     if k < 1:
         raise InputError(f"k of few-shot must be >= 1. Got {k} instead.")
     results: TaskMeasures = {}
-    for task in _progress(list(tasks or bench.targets), f"few-shot k={k}"):
+    for task in progress(list(tasks or bench.targets), f"few-shot k={k}"):
         train = bench.records.loc[bench.records["task"] != task]
         method = make_method().fit(train, bench.model_cards, bench.task_cards)
         held = bench.records.loc[bench.records["task"] == task]
@@ -74,7 +59,7 @@ def few_shot(bench: Benchmark, make_method: MethodFactory, k: int, n_draws: int 
             revealed_idx = rng.choice(len(held), size=k, replace=False)
             revealed = held.iloc[np.sort(revealed_idx)]
             hidden = held.drop(index=revealed.index).set_index("model")["value"]
-            measures = _measure(method.score(bench.task_cards[task], revealed), hidden)
+            measures = measure(method.score(bench.task_cards[task], revealed), hidden)
             if measures is not None:
                 draws.append(measures)
         if draws:
@@ -89,19 +74,19 @@ def cold_model(bench: Benchmark, make_method: MethodFactory, fraction: float = 0
         raise InputError(f"fraction of cold-model must be in (0, 1). Got {fraction} instead.")
     per_seed: list[TaskMeasures] = []
     models = np.array(bench.models)
-    for seed in _progress(list(seeds), "cold-model"):
+    for seed in progress(list(seeds), "cold-model"):
         rng = np.random.default_rng(seed)
         held_models = set(rng.choice(models, size=max(2, round(fraction * len(models))), replace=False))
         is_held = bench.records["model"].isin(held_models)
         method = make_method().fit(bench.records.loc[~is_held], bench.model_cards, bench.task_cards)
         results: TaskMeasures = {}
         for task in bench.targets:
-            truth = _truth(bench.records.loc[is_held], task)
-            measures = _measure(method.score(bench.task_cards[task], _EMPTY), truth)
+            truth = truth_of(bench.records.loc[is_held], task)
+            measures = measure(method.score(bench.task_cards[task], EMPTY), truth)
             if measures is not None:
                 results[task] = measures
         per_seed.append(results)
-    return _average_runs(per_seed)
+    return average_runs(per_seed)
 
 
 def budget(bench: Benchmark, make_method: MethodFactory, budgets: Iterable[int] = BUDGETS,
@@ -115,7 +100,7 @@ def budget(bench: Benchmark, make_method: MethodFactory, budgets: Iterable[int] 
     """
     budgets = sorted(set(budgets))
     results: TaskMeasures = {}
-    for task in _progress(list(tasks or bench.targets), "budget"):
+    for task in progress(list(tasks or bench.targets), "budget"):
         train = bench.records.loc[bench.records["task"] != task]
         method = make_method().fit(train, bench.model_cards, bench.task_cards)
         held = bench.records.loc[bench.records["task"] == task].reset_index(drop=True)
@@ -148,52 +133,3 @@ def _select_sequentially(method: Method, card, held: pd.DataFrame, n: int) -> li
             choice = candidates[int(np.argmax(ranked))]
         tried.append(choice)
     return tried
-
-
-def _average_runs(runs: list[TaskMeasures]) -> TaskMeasures:
-    tasks = sorted({t for run in runs for t in run})
-    averaged: TaskMeasures = {}
-    for task in tasks:
-        present = [run[task] for run in runs if task in run]
-        averaged[task] = {name: float(np.mean([p[name] for p in present])) for name in present[0]}
-    return averaged
-
-
-def mean_over_tasks(results: TaskMeasures) -> dict[str, float]:
-    """Mean of each measure over tasks (the report's headline numbers)."""
-    if not results:
-        return {}
-    names = [n for n in next(iter(results.values())) if n != "n_models"]
-    return {name: float(np.nanmean([r[name] for r in results.values() if name in r])) for name in names}
-
-
-PROTOCOLS: dict[str, Callable[..., TaskMeasures]] = {
-    "cold-task": cold_task, "few-shot": few_shot, "cold-model": cold_model, "budget": budget,
-    "calibration": calibration,
-}
-
-
-def subsample_pools(bench: Benchmark, n_pools: int, fraction: float = 0.5, seed: int = 0) -> list[Benchmark]:
-    """``n_pools`` benchmarks restricted to random candidate pools of ``fraction`` of the models (fixed seeds)."""
-    models = np.array(bench.models)
-    pools = []
-    for i in range(n_pools):
-        chosen = set(np.random.default_rng([seed, i]).choice(models, size=max(2, round(fraction * len(models))),
-                                                              replace=False))
-        records = bench.records.loc[bench.records["model"].isin(chosen)].reset_index(drop=True)
-        cards = {m: c for m, c in bench.model_cards.items() if m in chosen}
-        pools.append(replace(bench, records=records, model_cards=cards))
-    return pools
-
-
-def run(bench: Benchmark, protocol: str, make_method: MethodFactory, *, pools: int = 0, pool_fraction: float = 0.5,
-        **options) -> TaskMeasures:
-    """Run ``protocol`` by name; with ``pools > 0``, average per-task measures over that many candidate pools."""
-    if protocol not in PROTOCOLS:
-        raise UnknownNameError.of("protocol", protocol, PROTOCOLS)
-    function = PROTOCOLS[protocol]
-    if pools <= 0:
-        return function(bench, make_method, **options)
-    return _average_runs([function(pool, make_method, **options) for pool in subsample_pools(bench, pools,
-                                                                                              pool_fraction)])
-
