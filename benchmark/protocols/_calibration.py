@@ -23,6 +23,7 @@ import pandas as pd
 from fennec.errors import InputError
 
 from .._types import Benchmark
+from ._common import revealed_draws
 
 __all__ = ["CALIBRATION_QUERIES", "LEVELS", "PREDICTING", "calibration"]
 
@@ -72,13 +73,8 @@ def calibration(bench: Benchmark, make_method: Callable[[], Any], n_draws: int =
             continue
         row: dict[str, float] = {}
         for name, k in CALIBRATION_QUERIES.items():
-            draws = [held.iloc[:0]] if k == 0 else _draws(held, k, n_draws, [seed, k, *task.encode()])
+            draws = [held.iloc[:0]] if k == 0 else revealed_draws(held, k, n_draws, [seed, k, *task.encode()])
             measured = [_measures(method.predict(bench.task_cards[task], d), truth.drop(d["model"])) for d in draws]
             row.update({f"{name}:{m}": float(np.mean([x[m] for x in measured])) for m in measured[0]})
         results[task] = row
     return results
-
-
-def _draws(held: pd.DataFrame, k: int, n_draws: int, seed: list[int]) -> list[pd.DataFrame]:
-    rng = np.random.default_rng(seed)
-    return [held.iloc[np.sort(rng.choice(len(held), k, replace=False))] for _ in range(n_draws)]

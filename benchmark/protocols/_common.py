@@ -16,6 +16,13 @@ TaskMeasures = dict[str, dict[str, float]]
 EMPTY = pd.DataFrame({"model": pd.Series(dtype=str), "task": pd.Series(dtype=str), "value": pd.Series(dtype=float)})
 
 
+def revealed_draws(held: pd.DataFrame, k: int, n_draws: int, seed: list[int]) -> list[pd.DataFrame]:
+    """``n_draws`` seeded draws of ``k`` of a task's records (rows in their order), the few-shot protocols'
+    revealed results: the same seed gives the same draws in every protocol."""
+    rng = np.random.default_rng(seed)
+    return [held.iloc[np.sort(rng.choice(len(held), size=k, replace=False))] for _ in range(n_draws)]
+
+
 def measure(scores: Mapping[str, float], truth: pd.Series) -> dict[str, float] | None:
     """Measures over the models that have both a truth and a finite prediction (None if fewer than 2)."""
     predicted = truth.index.map(lambda m: scores.get(m, np.nan)).to_numpy(dtype=np.float64)

@@ -21,6 +21,7 @@ from ._common import (
     average_runs,
     measure,
     progress,
+    revealed_draws,
     truth_of,
 )
 
@@ -54,10 +55,7 @@ def few_shot(bench: Benchmark, make_method: MethodFactory, k: int, n_draws: int 
         if len(held) < k + 2:
             continue
         draws = []
-        rng = np.random.default_rng([seed, k, *task.encode()])
-        for _ in range(n_draws):
-            revealed_idx = rng.choice(len(held), size=k, replace=False)
-            revealed = held.iloc[np.sort(revealed_idx)]
+        for revealed in revealed_draws(held, k, n_draws, [seed, k, *task.encode()]):
             hidden = held.drop(index=revealed.index).set_index("model")["value"]
             measures = measure(method.score(bench.task_cards[task], revealed), hidden)
             if measures is not None:
