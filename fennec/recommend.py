@@ -171,10 +171,11 @@ class Recommender:
         """
         card, space, version = self._open_query(task, k, version, "recommend")
         features = self._featurizer(version).transform(task)
-        ids, scores, confidence = space.score(task_features=features)
+        prediction = space.predict_task(features, levels=self._levels()) if space.uncertainty_ is not None else None
+        ids, scores, confidence = (space.score(task_features=features) if prediction is None else
+                                   (prediction.model_ids, prediction.scores, prediction.confidence))
         order = np.argsort(-scores, kind="stable")
         ids, scores, confidence = ids[order], scores[order], confidence[order]
-        prediction = space.predict_task(features, levels=self._levels()) if space.uncertainty_ is not None else None
         used = self._fallback(task, ids, scores, confidence, k, fallback, prediction)
         if used is not None:
             ids, scores, confidence = used.pop("_ranked")
@@ -233,15 +234,17 @@ class Recommender:
         features = self._featurizer(version).transform(task)
         dataset = dataset or card.dataset
         ids, values = space.next_scores(features, used, candidates, dataset)
-        _, scores, confidence = space.score(features, used)
+        prediction = (space.predict_task(features, used, levels=self._levels()) if space.uncertainty_ is not None
+                      else None)
+        _, scores, confidence = (space.score(features, used) if prediction is None else
+                                 (prediction.model_ids, prediction.scores, prediction.confidence))
         order = [i for i in np.argsort(-values, kind="stable") if np.isfinite(values[i])][:k]
         matched = set(space.models_trained_on(dataset))
         picks = [{"model": str(ids[i]), "value": float(values[i]), "score": float(scores[i]),
                   "confidence": float(confidence[i]), "trained_on_task_data": str(ids[i]) in matched}
                  for i in order]
         advice = None
-        if space.uncertainty_ is not None:
-            prediction = space.predict_task(features, used, levels=self._levels())
+        if prediction is not None:
             best = max(used.values()) if used else -np.inf
             gains = expected_gains(prediction, space, best, order) if used else np.full(len(order), np.nan)
             rows = model_rows(prediction, [p["model"] for p in picks])

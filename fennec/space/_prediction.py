@@ -30,6 +30,8 @@ class TaskPrediction:
         The models, in the space's order.
     scores : ndarray of shape (n_models,)
         The space's scores (normalised units; the ranking).
+    confidence : ndarray of shape (n_models,)
+        The kernel-based confidence :meth:`~fennec.space.TransferSpace.score` gives with the scores.
     values : ndarray of shape (n_models,)
         Expected value in the task's units (a revealed model: its result).
     intervals : dict of float to (ndarray, ndarray)
@@ -50,6 +52,7 @@ class TaskPrediction:
 
     model_ids: np.ndarray
     scores: np.ndarray
+    confidence: np.ndarray
     values: np.ndarray
     intervals: dict[float, tuple[np.ndarray, np.ndarray]]
     in_top3: np.ndarray
@@ -94,7 +97,7 @@ class PredictionMixin:
             raise InputError(f"`levels` of TransferSpace.predict_task must lie in (0, 1). Got {bad} instead.",
                              hint="e.g. levels=(0.8, 0.9)")
         known = as_revealed(revealed, "TransferSpace.predict_task")
-        ids, scores, _ = self.score(task_features, known)
+        ids, scores, confidence = self.score(task_features, known)
         rows = np.array([self._model_pos[m] for m in known], np.int64)
         query = self._kernel_query(task_features)
         weights = self._prior_weights(query)
@@ -109,8 +112,8 @@ class PredictionMixin:
         for low, high in intervals.values():
             low[rows], high[rows] = values[rows], values[rows]
         estimate = unc.ranking(len(known), self._nearness(query))
-        return TaskPrediction(ids, scores, values, intervals, self._in_top3(scores, rows, estimate), mu, sigma,
-                              "revealed results" if len(known) else "similar tasks in the history",
+        return TaskPrediction(ids, scores, confidence, values, intervals, self._in_top3(scores, rows, estimate),
+                              mu, sigma, "revealed results" if len(known) else "similar tasks in the history",
                               {} if estimate is None else dict(zip(TOP, estimate["hit"].tolist())),
                               {} if estimate is None else dict(zip(TOP, (sigma * estimate["regret"]).tolist())),
                               len(known))
