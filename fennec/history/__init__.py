@@ -9,6 +9,7 @@ One concept per module:
 
 =================  ===================================================================================================
 ``_store``         :class:`TransferHistory`: add (all or nothing), matrix, records, export, iteration
+``_writes``        the inserts of an import and its duplicate policy (:data:`DEDUPE_POLICIES`, :class:`ImportSummary`)
 ``_record``        :class:`TransferRecord`: one stored result
 ``_database``      the file's connections (one per thread and process), read snapshots and all-or-nothing writes
 ``_schema``        the tables, the marks that make a file fennec's (:data:`SCHEMA_VERSION`) and their check on open
@@ -28,18 +29,23 @@ from fennec.history._tables import (
     OPTIONAL_COLUMNS,
     REQUIRED_COLUMNS,
     SUPPORTED_SUFFIXES,
+    table_format,
 )
 from fennec.history._validation import ParsedRecords, parse_records
+from fennec.history._writes import DEDUPE_POLICIES, ImportSummary
 
 __all__ = [
     "AGGREGATES",
     "APPLICATION_ID",
+    "DEDUPE_POLICIES",
     "OPTIONAL_COLUMNS",
     "REQUIRED_COLUMNS",
     "SCHEMA_VERSION",
     "SUPPORTED_SUFFIXES",
+    "ImportSummary",
     "ParsedRecords",
     "TransferHistory",
     "TransferRecord",
     "parse_records",
+    "table_format",
 ]
