@@ -8,6 +8,7 @@ Needs the ``mlflow`` extra (``pip install 'fennec[mlflow]'``), imported only her
 """
 from __future__ import annotations
 
+import math
 import os
 from collections import Counter
 from contextlib import contextmanager
@@ -22,6 +23,7 @@ __all__ = ["MlflowRuns", "read_mlflow_runs"]
 
 _RESERVED = ("model", "task", "value", "metric", "source", "timestamp")  # never taken from a run's other params
 _PAGE = 1000
+_NAMED_STORES = ("databricks", "databricks-uc", "uc")  # tracking URIs without a scheme that are not paths
 
 
 @dataclass(frozen=True)
@@ -100,7 +102,7 @@ def _local_store(uri: str) -> Path | None:
         return Path(uri[len("sqlite:///"):])
     if uri.startswith("file://"):
         return Path(uri[len("file://"):])
-    if "://" not in uri and ":" not in uri[2:]:  # a bare path (not a Windows drive letter's colon)
+    if "://" not in uri and ":" not in uri[2:] and uri not in _NAMED_STORES:  # a bare path (a drive letter's colon)
         return Path(uri)
     return None
 
@@ -166,10 +168,12 @@ def _record(run, metric: str, model_key: str, task_key: str, include_unfinished:
         return None, f"not finished ({info.status.lower()})"
     model = data.params.get(model_key, data.tags.get(model_key))
     task = data.params.get(task_key, data.tags.get(task_key))
-    if not model or not task:
+    if not str(model or "").strip() or not str(task or "").strip():
         return None, f"no {model_key!r} or {task_key!r} param or tag"
     if metric not in data.metrics:
         return None, f"no metric {metric!r}"
+    if not math.isfinite(data.metrics[metric]):
+        return None, f"metric {metric!r} not finite"
     stamp = info.end_time or info.start_time
     row = {name: value for name, value in data.params.items()
            if name not in (model_key, task_key) and name not in _RESERVED}

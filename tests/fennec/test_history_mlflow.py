@@ -14,7 +14,7 @@ N_RUNS = 50
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
-    """50 usable runs (model/task as params, or as tags for every fifth run), plus 4 runs that give no record."""
+    """50 usable runs (model/task as params, or as tags for every fifth run), plus 5 runs that give no record."""
     from mlflow.tracking import MlflowClient
 
     uri = f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
@@ -34,11 +34,13 @@ def store(tmp_path_factory):
         expected[f"mlflow:{run_id}"] = (model, task, 0.5 + i / 200)
     for params, metric, status in [({"task": "t"}, "accuracy", "FINISHED"), ({"model": "m", "task": "t"}, "loss",
                                    "FINISHED"), ({"model": "m", "task": "t"}, "accuracy", "FAILED"),
-                                   ({"model": "m", "task": "t"}, "accuracy", None)]:
+                                   ({"model": "m", "task": "t"}, "accuracy", None),
+                                   ({"model": "m", "task": "t"}, "accuracy:nan", "FINISHED")]:
         run_id = client.create_run(experiment).info.run_id
         for key, value in params.items():
             client.log_param(run_id, key, value)
-        client.log_metric(run_id, metric, 0.1)
+        metric, _, value = metric.partition(":")
+        client.log_metric(run_id, metric, float(value or 0.1))
         if status:
             client.set_terminated(run_id, status=status)
     return uri, experiment, expected
@@ -58,9 +60,10 @@ def test_runs_become_records_and_a_second_import_adds_nothing(store, workspace, 
     capsys.readouterr()
     assert main(argv) == 0
     first = json.loads(capsys.readouterr().out)
-    assert first["added"] == N_RUNS and first["runs"] == N_RUNS + 4
+    assert first["added"] == N_RUNS and first["runs"] == N_RUNS + 5
     assert first["skipped_runs"] == {"no 'model' or 'task' param or tag": 1, "no metric 'accuracy'": 1,
-                                     "not finished (failed)": 1, "not finished (running)": 1}
+                                     "not finished (failed)": 1, "not finished (running)": 1,
+                                     "metric 'accuracy' not finite": 1}
     frame = TransferHistory(workspace / "history.sqlite").records(aggregate=None)
     assert len(frame) == N_RUNS and set(frame["metric"]) == {"accuracy"}
     got = {row.source: (row.model, row.task, row.value) for row in frame.itertuples()}
@@ -105,4 +108,4 @@ def test_without_mlflow_installed_the_hint_says_which_extra(workspace, capsys, m
 def test_runs_without_the_metric_are_counted_not_an_error(store, workspace, capsys):
     assert main(["history", "add", "mlflow:finetunes", "--tracking-uri", store[0], "-w", str(workspace)]) == 0
     out = capsys.readouterr().out
-    assert "51 no metric 'value'" in out and "log: accuracy, loss" in out and "Added 0 records" in out
+    assert "52 no metric 'value'" in out and "log: accuracy, loss" in out and "Added 0 records" in out
