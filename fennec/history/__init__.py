@@ -9,6 +9,8 @@ One concept per module:
 
 =================  ===================================================================================================
 ``_store``         :class:`TransferHistory`: add (all or nothing), matrix, records, export, iteration
+``_writes``        the inserts of an import and its duplicate policy (:data:`DEDUPE_POLICIES`, :class:`ImportSummary`)
+``_mlflow``        the runs of an MLflow experiment as a table of records (:func:`read_mlflow_runs`)
 ``_record``        :class:`TransferRecord`: one stored result
 ``_database``      the file's connections (one per thread and process), read snapshots and all-or-nothing writes
 ``_schema``        the tables, the marks that make a file fennec's (:data:`SCHEMA_VERSION`) and their check on open
@@ -20,6 +22,7 @@ One concept per module:
 """
 from __future__ import annotations
 
+from fennec.history._mlflow import MlflowRuns, read_mlflow_runs
 from fennec.history._queries import AGGREGATES
 from fennec.history._record import TransferRecord
 from fennec.history._schema import APPLICATION_ID, SCHEMA_VERSION
@@ -28,18 +31,25 @@ from fennec.history._tables import (
     OPTIONAL_COLUMNS,
     REQUIRED_COLUMNS,
     SUPPORTED_SUFFIXES,
+    table_format,
 )
 from fennec.history._validation import ParsedRecords, parse_records
+from fennec.history._writes import DEDUPE_POLICIES, ImportSummary
 
 __all__ = [
     "AGGREGATES",
     "APPLICATION_ID",
+    "DEDUPE_POLICIES",
     "OPTIONAL_COLUMNS",
     "REQUIRED_COLUMNS",
     "SCHEMA_VERSION",
     "SUPPORTED_SUFFIXES",
+    "ImportSummary",
+    "MlflowRuns",
     "ParsedRecords",
     "TransferHistory",
     "TransferRecord",
     "parse_records",
+    "read_mlflow_runs",
+    "table_format",
 ]

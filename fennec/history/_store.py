@@ -7,14 +7,12 @@ moves an existing index.
 """
 from __future__ import annotations
 
-import itertools
 import json
 import os
 from collections.abc import Iterator, Sequence
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from fennec.errors import InputError
 from fennec.history._database import Database
@@ -22,7 +20,6 @@ from fennec.history._params import params_columns
 from fennec.history._queries import (
     aggregate_pairs,
     check_aggregate,
-    ensure_names,
     fetch,
     ordered_names,
     positions,
@@ -32,15 +29,10 @@ from fennec.history._queries import (
 )
 from fennec.history._record import TransferRecord
 from fennec.history._validation import parse_records
+from fennec.history._writes import ImportSummary, check_dedupe, insert_records
 
 __all__ = ["TransferHistory"]
 
-
-_INSERT = (
-    "INSERT INTO records (model_id, task_id, value, metric, source, params, timestamp) VALUES (?, ?, ?, ?, ?, ?, ?)"
-)
-_CHUNK = 50_000  # rows per executemany call: bounds memory and drives the progress bar
-_PROGRESS_MIN = 200_000  # show a progress bar from this many records on
 
 
 class TransferHistory:
@@ -197,7 +189,7 @@ class TransferHistory:
     # -------------------------------------------------------------------------------------------------- write
 
     def add(self, data: str | os.PathLike | pd.DataFrame, *, source: str | None = None,
-            name: str | None = None) -> int:
+            name: str | None = None, dedupe: str = "keep-all") -> int:
         """Append a long-format table of records, all or nothing.
 
         Parameters
@@ -210,37 +202,39 @@ class TransferHistory:
             Provenance given to every record whose ``source`` cell is empty (or to all, without such a column).
         name : str, optional
             What error messages call a DataFrame (default "the DataFrame"; a file is called by its name).
+        dedupe : {"keep-all", "skip", "replace", "error"}, default="keep-all"
+            What to do with a record whose (model, task, source) is already stored (see `DEDUPE_POLICIES`): store
+            it too, drop it, replace the stored one(s), or refuse the whole table. Rows of the table itself are
+            never compared with each other.
 
         Returns
         -------
         int
-            Number of records added.
+            Number of records added (`import_records` also says how many were skipped or replaced).
 
         Raises
         ------
         HistoryFormatError
-            The table cannot be read or has a bad row (the message gives the line and the problem); nothing of it is
-            stored.
+            The table cannot be read or has a bad row (the message gives the line and the problem), or
+            ``dedupe="error"`` and a record is already stored; nothing of it is stored.
         """
+        return self.import_records(data, source=source, name=name, dedupe=dedupe).added
+
+    def import_records(self, data: str | os.PathLike | pd.DataFrame, *, source: str | None = None,
+                       name: str | None = None, dedupe: str = "skip") -> ImportSummary:
+        """`add` with the default policy ``"skip"`` (what ``fennec history add`` does), returning what it did.
+
+        Returns
+        -------
+        ImportSummary
+            ``added``, ``skipped`` (new records dropped as already stored) and ``replaced`` (stored records
+            deleted) counts.
+        """
+        check_dedupe(dedupe)
         parsed = parse_records(data, source=source, name=name)
+        label = name or (os.path.basename(os.fspath(data)) if isinstance(data, (str, os.PathLike)) else "the DataFrame")
         with self._db.write() as conn:
-            model_ids = ensure_names(conn, "models", parsed.models)
-            task_ids = ensure_names(conn, "tasks", parsed.tasks)
-            rows = zip(
-                model_ids.tolist(),
-                task_ids.tolist(),
-                parsed.values.tolist(),
-                parsed.metrics,
-                parsed.sources,
-                parsed.params,
-                parsed.timestamps.tolist(),
-            )
-            n = len(parsed)
-            with tqdm(total=n, desc="importing records", unit="rec", disable=n < _PROGRESS_MIN, leave=False) as bar:
-                while chunk := list(itertools.islice(rows, _CHUNK)):
-                    conn.executemany(_INSERT, chunk)
-                    bar.update(len(chunk))
-        return n
+            return insert_records(conn, parsed, dedupe, label)
 
     # --------------------------------------------------------------------------------------------------- read
 

@@ -11,8 +11,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import fennec.history._store as history_module  # the module of the insert loop, patched below
-from fennec.errors import DataNotFoundError, HistoryFormatError, InputError, UnknownNameError
+import fennec.history._writes as history_module  # the module of the insert loop, patched below
+from fennec.errors import (
+    DataNotFoundError,
+    HistoryFormatError,
+    InputError,
+    UnknownNameError,
+)
 from fennec.history import AGGREGATES, SCHEMA_VERSION, TransferHistory, TransferRecord
 
 # Values whose shortest decimal text is long or whose binary form is awkward: a lossy CSV path would change them.
