@@ -189,6 +189,8 @@ def build_model(config: Mapping[str, Any]):  # noqa: ANN201 (a torch.nn.Module)
                          f"({str(exc).splitlines()[0]}).",
                          hint="upgrade transformers (pip install -U transformers), or add the model as "
                               "timm:<arch> of the same architecture") from None
+    if not getattr(hf_config, "architectures", None):  # null in a config saved from a bare config class: the
+        hf_config.architectures = []  # auto classes iterate over it where a type has several heads (DeiT)
     try:
         with torch.device("meta"):
             try:

@@ -50,7 +50,6 @@ def _card_from_arch(spec: str, name: str | None, top1: float | None, pretrain: s
     """A card for ``timm:NAME`` / ``torchvision:NAME``: family and #params from its graph (meta device, no
     weights), checked to encode with archi2vec (``encoder``: the default one, loaded once per engine worker)."""
     import archi2vec
-
     from fennec.cards import ModelCard
 
     graph = archi2vec.graph_of(spec)
