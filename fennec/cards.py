@@ -30,6 +30,9 @@ class ModelCard:
         Pre-training dataset (``imagenet``, ``imagenet-21k``...).
     imagenet_top1 : float, optional
         ImageNet top-1 accuracy in percent, where the model maps to a timm result.
+    label_names : tuple of str
+        The class names of the model's own classification head in label order, where it has named classes
+        (a Hugging Face config's ``id2label``); empty when unknown.
     extra : dict
         Anything else the source table gives (free-form, JSON-serialisable).
     """
@@ -40,7 +43,11 @@ class ModelCard:
     n_params: float | None = None
     pretrain_data: str | None = None
     imagenet_top1: float | None = None
+    label_names: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "label_names", tuple(self.label_names))  # a JSON list read back from a file
 
 
 @dataclass(frozen=True)

@@ -6,13 +6,16 @@
 - ``FENNEC_OFFLINE``: ``1`` never touches the network (also implied by ``HF_HUB_OFFLINE=1``).
 - ``FENNEC_WORKSPACE``: the workspace the CLI uses when ``--workspace`` is not given (default: the current directory).
 - ``FENNEC_SERVE_TOKEN``: the token ``fennec serve`` requires for writes (default: the workspace's ``serve.token``).
+- ``HF_HUB_CACHE``, ``HF_HOME``, ``XDG_CACHE_HOME``: where the local Hugging Face cache is (read, never written, by
+  ``fennec models add hf:``), with the precedence ``huggingface_hub`` gives them.
 """
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-__all__ = ["home_dir", "data_dir", "cache_dir", "debug", "offline", "workspace_dir", "serve_token"]
+__all__ = ["home_dir", "data_dir", "cache_dir", "debug", "offline", "workspace_dir", "serve_token",
+           "hf_hub_cache"]
 
 
 def _is_true(value: str | None) -> bool:
@@ -55,3 +58,14 @@ def workspace_dir() -> Path:
 def serve_token() -> str | None:
     """The write token of ``fennec serve`` from ``FENNEC_SERVE_TOKEN`` (None when unset or blank)."""
     return (os.environ.get("FENNEC_SERVE_TOKEN") or "").strip() or None
+
+
+def hf_hub_cache() -> Path:
+    """The local Hugging Face hub cache: ``HF_HUB_CACHE``, else ``HF_HOME/hub``, else
+    ``XDG_CACHE_HOME/huggingface/hub``, else ``~/.cache/huggingface/hub`` (``huggingface_hub``'s order)."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
+    if os.environ.get("HF_HOME"):
+        return Path(os.environ["HF_HOME"]).expanduser() / "hub"
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "huggingface" / "hub"

@@ -1,7 +1,8 @@
 """Side features: what the transfer space knows of a model or a task besides its transfer history.
 
 - models: family and pre-training data (one-hot), log #parameters, ImageNet top-1 (each with a "missing" flag) and,
-  where ``card.arch`` is set and a trained archi2vec encoder is installed, the archi2vec vector;
+  where ``card.arch`` (or a Hugging Face config, :mod:`fennec.hf`) is set and a trained archi2vec encoder is
+  installed, the archi2vec vector;
 - tasks (:class:`TaskFeaturizer`): the ``labels`` proxy embedding of the label names and description
   (``fennec.proxy``), the ``stats`` proxy's log #classes and log training size, where the cards carry them domain
   distances to other datasets, and with an image proxy the embedding of the task's images.
@@ -43,21 +44,34 @@ def _with_flag(values: list[float | None], transform=lambda x: x) -> np.ndarray:
     return np.column_stack([np.where(missing, fill, raw), missing.astype(float)]).astype(np.float32)
 
 
+def _architecture_of(card: ModelCard) -> Any:
+    """What archi2vec encodes for a card: its ``arch`` name, or the graph of its Hugging Face config
+    (``extra["hf_config"]``, see :mod:`fennec.hf`), or None."""
+    if card.arch:
+        return card.arch
+    if isinstance(card.extra.get("hf_config"), dict):
+        from fennec.hf import config_graph
+
+        return config_graph(card.extra["hf_config"])
+    return None
+
+
 def _archi2vec(cards: list[ModelCard]) -> np.ndarray | None:
     """archi2vec vectors of the cards' architectures (zeros where unknown) plus a "known" flag, or None when no
     trained encoder is installed (the metadata features then stand alone)."""
-    archs = sorted({c.arch for c in cards if c.arch})
-    if not archs:
+    if not any(c.arch or "hf_config" in c.extra for c in cards):
         return None
     try:
         import archi2vec
 
-        vectors = dict(zip(archs, archi2vec.encode(archs)))
+        items = {c.name: _architecture_of(c) for c in cards}
+        items = {name: item for name, item in items.items() if item is not None}
+        vectors = dict(zip(items, archi2vec.encode(list(items.values()))))
     except Exception as err:  # no trained encoder yet, or an architecture it cannot trace: metadata only
         warnings.warn(f"side features: archi2vec vectors skipped ({type(err).__name__}: {err})", stacklevel=2)
         return None
     dim = len(next(iter(vectors.values())))
-    rows = [np.r_[vectors[c.arch], 1.0] if c.arch in vectors else np.zeros(dim + 1) for c in cards]
+    rows = [np.r_[vectors[c.name], 1.0] if c.name in vectors else np.zeros(dim + 1) for c in cards]
     return np.asarray(rows, np.float32)
 
 

@@ -184,8 +184,6 @@ def patches(images: dict[str, str], rotations: bool = False, scale=(0.08, 0.3)) 
 
 
 def faces() -> dict[str, list[Item]]:
-    import skimage.data
-
-    images = skimage.data.lfw_subset()  # 100 faces then 100 non-faces (skimage's documented order)
+    images = src.skimage_data().lfw_subset()  # 100 faces then 100 non-faces (skimage's documented order)
     return {"face": [(f"lfw{i}", lambda rng, im=images[i]: src.render_array(im)) for i in range(100)],
             "non-face": [(f"lfw{i}", lambda rng, im=images[i]: src.render_array(im)) for i in range(100, 200)]}

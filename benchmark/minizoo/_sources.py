@@ -26,7 +26,7 @@ from PIL import Image, ImageDraw, ImageFont
 from fennec.errors import DataNotFoundError, FennecError
 
 __all__ = ["SIZE", "APT_PACKAGES", "install_deps", "missing_packages", "Sprite", "render_glyph", "render_sprite",
-           "render_patch", "render_array", "font_covers", "matplotlib_fonts", "noto_fonts", "emoji_table",
+           "skimage_data", "render_patch", "render_array", "font_covers", "matplotlib_fonts", "noto_fonts", "emoji_table",
            "emoji_sprite", "icon_sprite", "icon_files", "package_image"]
 
 SIZE = 32
@@ -206,15 +206,23 @@ def icon_sprite(path: Path) -> Sprite:
 
 
 # ----------------------------------------------------------------------------------- photos and package arrays ---
+def skimage_data():  # noqa: ANN201 (the skimage.data module)
+    """``skimage.data``, or a one-line error naming the extra that installs scikit-image."""
+    try:
+        import skimage.data
+    except ImportError:
+        raise DataNotFoundError("This mini-zoo task draws on scikit-image's sample images; scikit-image is not "
+                                "installed.", hint="pip install 'fennec[minizoo]'") from None
+    return skimage.data
+
+
 @functools.lru_cache(maxsize=64)
 def package_image(name: str) -> np.ndarray:
     """An RGB ``uint8`` image that ships in a Python package: ``skimage:<fn>``, ``sklearn:<file>`` or
     ``matplotlib:<file>``."""
     origin, _, key = name.partition(":")
     if origin == "skimage":
-        import skimage.data
-
-        image = getattr(skimage.data, key)()
+        image = getattr(skimage_data(), key)()
         if key == "stereo_motorcycle":
             image = image[0]
     elif origin == "sklearn":
