@@ -47,6 +47,7 @@ def _fennec_metric(**kwargs) -> Method:
 
 _REGISTRY["fennec"] = _fennec
 _REGISTRY["fennec-noimage"] = functools.partial(_fennec, image_proxy=None)  # the space without the image proxy
+_REGISTRY["fennec-nopairs"] = functools.partial(_fennec, pair_views=())  # the space without its pairwise term
 _REGISTRY["fennec+metric"] = _fennec_metric
 
 

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from fennec.cards import ModelCard, TaskCard
+from fennec.pair_features import PAIR_VIEWS, PairFeaturizer
 from fennec.side_features import DEFAULT_TASK_PROXIES, TaskFeaturizer, model_side_features
 from fennec.space import TaskPrediction, TransferSpace
 
@@ -44,6 +45,8 @@ class FennecMethod:
         Proxies (and their parts) of the task side features, as in the workspace config.
     image_proxy : str or None, default="default"
         Image proxy whose embedding joins the task side features where the cards carry it (None: never).
+    pair_views : sequence of str, default=PAIR_VIEWS
+        Views of the space's pairwise term built from the cards (:mod:`fennec.pair_features`; empty: none).
     **space_params
         Hyper-parameters of :class:`fennec.space.TransferSpace`, over :attr:`DEFAULTS`.
     """
@@ -55,12 +58,14 @@ class FennecMethod:
 
     def __init__(self, n_seeds: int = 1, random_state: int = 0, use_task_features: bool = True,
                  task_proxies: Mapping[str, Sequence[str] | None] = DEFAULT_TASK_PROXIES,
-                 image_proxy: str | None = "default", **space_params) -> None:
+                 image_proxy: str | None = "default", pair_views: Sequence[str] = PAIR_VIEWS,
+                 **space_params) -> None:
         self.n_seeds = n_seeds
         self.random_state = random_state
         self.use_task_features = use_task_features
         self.task_proxies = task_proxies
         self.image_proxy = image_proxy
+        self.pair_views = tuple(pair_views)
         self.space_params = space_params
 
     def fit(self, records: pd.DataFrame, model_cards: Mapping[str, ModelCard],
@@ -77,35 +82,42 @@ class FennecMethod:
         cold = sorted(set(model_cards) - set(records["model"]))
         model_sources = {name: card.pretrain_data for name, card in model_cards.items()}
         task_sources = {t: task_cards[t].dataset for t in tasks}
+        self.pairs_ = PairFeaturizer(self.pair_views).fit(model_cards, {t: task_cards[t] for t in tasks})
+        model_pairs = self.pairs_.model_pairs_
+        task_pairs = self.pairs_.task_pairs({t: task_cards[t] for t in tasks})
         self.spaces_ = []
         for seed in range(self.n_seeds):
             params = {**self.DEFAULTS, "task_blocks": blocks, **self.space_params,
                       "random_state": self.random_state + seed}
             space = TransferSpace(**params).fit(records[["model", "task", "value"]], features, task_features,
-                                                model_sources=model_sources, task_sources=task_sources)
+                                                model_sources=model_sources, task_sources=task_sources,
+                                                model_pairs=model_pairs, task_pairs=task_pairs)
             if cold:  # models with a card but no record: they enter by their side features
-                space.add_model(cold, np.stack([features[m] for m in cold]), [model_sources[m] for m in cold])
+                space.add_model(cold, np.stack([features[m] for m in cold]), [model_sources[m] for m in cold],
+                                pairs=model_pairs)
             self.spaces_.append(space)
         self.space_ = self.spaces_[0]
         return self
 
     def score(self, task_card: TaskCard, revealed: pd.DataFrame) -> dict[str, float]:
-        feats, known = self._task_features(task_card), self._revealed(revealed)
-        scores = np.mean([space.score(task_features=feats, revealed=known)[1] for space in self.spaces_], axis=0)
+        feats, known, pairs = self._task_features(task_card), self._revealed(revealed), self.pairs_.transform(task_card)
+        scores = np.mean([space.score(feats, known, pairs)[1] for space in self.spaces_], axis=0)
         return dict(zip(self.space_.model_ids_, scores.tolist()))
 
     def predict(self, task_card: TaskCard, revealed: pd.DataFrame, levels: Sequence[float] = LEVELS
                 ) -> TaskPrediction:
         """The first space's values, intervals and ranking confidence for the task (:meth:`TransferSpace.predict_task`;
         the calibration protocol's input)."""
-        return self.space_.predict_task(self._task_features(task_card), self._revealed(revealed), levels)
+        return self.space_.predict_task(self._task_features(task_card), self._revealed(revealed), levels,
+                                        self.pairs_.transform(task_card))
 
     def next(self, task_card: TaskCard, revealed: pd.DataFrame, candidates: Sequence[str] | None = None) -> str:
         feats, known = self._task_features(task_card), self._revealed(revealed)
         if candidates is not None:  # the space can only propose models it knows
             known_ids = set(self.space_.model_ids_)
             candidates = [m for m in candidates if m in known_ids]
-        values = np.mean([space.next_scores(feats, known, candidates, task_card.dataset)[1]
+        pairs = self.pairs_.transform(task_card)
+        values = np.mean([space.next_scores(feats, known, candidates, task_card.dataset, pairs)[1]
                           for space in self.spaces_], axis=0)
         return self.space_.model_ids_[int(np.argmax(values))]
 

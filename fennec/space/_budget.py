@@ -77,7 +77,8 @@ class BudgetMixin:
     _model_pos: dict[str, int]
 
     def next(self, task_features: np.ndarray | None = None, tried: Mapping[str, float] | None = None,
-             candidates: Sequence[str] | None = None, task_source: str | None = None) -> str:
+             candidates: Sequence[str] | None = None, task_source: str | None = None,
+             pairs: Mapping[str, np.ndarray] | None = None) -> str:
         """The model to fine-tune next on a task, given the results tried so far: the untried model with the
         highest :meth:`next_scores`.
 
@@ -91,18 +92,20 @@ class BudgetMixin:
             Choose among these models only (e.g. those that fit the user's hardware); default: the whole space.
         task_source : str, optional
             The dataset the task draws from: models trained on it (``model_sources``) get ``source_optimism``.
+        pairs : mapping of str to ndarray, optional
+            The task's vectors for the pairwise term, as in :meth:`score`.
 
         Returns
         -------
         str
             A model id not in ``tried``.
         """
-        ids, values = self.next_scores(task_features, tried, candidates, task_source)
+        ids, values = self.next_scores(task_features, tried, candidates, task_source, pairs)
         return str(ids[int(np.argmax(values))])
 
     def next_scores(self, task_features: np.ndarray | None = None, tried: Mapping[str, float] | None = None,
-                    candidates: Sequence[str] | None = None, task_source: str | None = None
-                    ) -> tuple[np.ndarray, np.ndarray]:
+                    candidates: Sequence[str] | None = None, task_source: str | None = None,
+                    pairs: Mapping[str, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Optimistic scores for choosing the next model to fine-tune (``-inf`` for the tried ones and, with
         ``candidates``, for every model not among them); :mod:`fennec.space._budget` gives the formula.
 
@@ -117,7 +120,7 @@ class BudgetMixin:
         if task_features is not None and np.ndim(task_features) != 1:
             raise InputError("`task_features` of TransferSpace.next must be one 1-D vector (one task). "
                              f"Got shape {np.shape(task_features)} instead.")
-        ids, scores, conf = self.score(task_features, tried)
+        ids, scores, conf = self.score(task_features, tried, pairs)
         allowed = None if candidates is None else rows_of(pd.Series(list(candidates), dtype=object),
                                                            self._model_pos, "model")
         optimism = Optimism(self.explore, self.diversity, self.source_bonus_)

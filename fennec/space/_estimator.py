@@ -12,6 +12,7 @@ from sklearn.base import BaseEstimator
 
 from fennec.errors import InputError, NotFittedError
 from fennec.normalize import check_normalization
+from fennec.space._affinity import PairTerm
 from fennec.space._bias import BiasPrior, shrunk_mean
 from fennec.space._budget import BudgetMixin
 from fennec.space._calibration import calibrate
@@ -19,7 +20,7 @@ from fennec.space._confidence import ModelKernel, confidence
 from fennec.space._features import FeatureTable
 from fennec.space._geometry import Geometry
 from fennec.space._growth import GrowthMixin
-from fennec.space._held_out import FoldIn, fit_uncertainty
+from fennec.space._held_out import FoldIn, cold_problems, fit_uncertainty
 from fennec.space._net import SpaceNet
 from fennec.space._persistence import load_space, save_space
 from fennec.space._prediction import PredictionMixin
@@ -132,6 +133,9 @@ class TransferSpace(QueriesMixin, PredictionMixin, BudgetMixin, GrowthMixin, Bas
         their shares; none when the task side features did not help in calibration and are ignored).
     net_ : torch.nn.Module
         The trained parameters.
+    pair_term_ : PairTerm
+        The pairwise term (:mod:`fennec.space._affinity`): its views, the models' vectors and the fitted weights
+        (all zero when the views did not help on the training tasks' cold problems, or none were given).
     uncertainty_ : Uncertainty or None
         What :meth:`predict_task`'s values, intervals and ranking confidence are learnt from: the held-out problems
         of the training tasks (:mod:`fennec.space._uncertainty`; None for a space saved before they existed).
@@ -142,9 +146,13 @@ class TransferSpace(QueriesMixin, PredictionMixin, BudgetMixin, GrowthMixin, Bas
 
     Notes
     -----
-    ``score(m, t) = b_m + <u_m, v_t>`` with ``u_m = e_m + A(phi_m)`` (free embeddings, dropped at random while
-    training, plus an encoder of the model side features: a model with no history enters by what it is). Where each
+    ``score(m, t) = b_m + <u_m, v_t> + sum_v w_v a_v(m, t)`` with ``u_m = e_m + A(phi_m)`` (free embeddings,
+    dropped at random while training, plus an encoder of the model side features: a model with no history enters by
+    what it is) and ``a_v`` the pairwise affinities of the model's training data or labels to the task's. Where each
     part is defined:
+
+    - **Pairwise term** (:mod:`fennec.space._affinity`): per view, the standardised inner product of the model's
+      and the task's vectors, weighted by a ridge fit on the training tasks' cold held-out residuals.
 
     - **Normalisation** (:mod:`fennec.normalize`): each task's values become normal scores ``Phi^-1((r - 1/2) /
       n)`` (ties share their mean rank), so that tasks of different difficulty weigh alike and a few failed runs
@@ -227,7 +235,9 @@ class TransferSpace(QueriesMixin, PredictionMixin, BudgetMixin, GrowthMixin, Bas
     # ------------------------------------------------------------------ fitting
     def fit(self, records: pd.DataFrame, model_features: Mapping[str, np.ndarray] | None = None,
             task_features: Mapping[str, np.ndarray] | None = None, *, model_sources: Mapping[str, str] | None = None,
-            task_sources: Mapping[str, str] | None = None) -> "TransferSpace":
+            task_sources: Mapping[str, str] | None = None,
+            model_pairs: Mapping[str, Mapping[str, np.ndarray]] | None = None,
+            task_pairs: Mapping[str, Mapping[str, np.ndarray]] | None = None) -> "TransferSpace":
         """Learn the space from transfer records.
 
         Parameters
@@ -244,6 +254,10 @@ class TransferSpace(QueriesMixin, PredictionMixin, BudgetMixin, GrowthMixin, Bas
             :meth:`next`'s optimism about models trained on the task's own dataset.
         task_sources : mapping of str to str, optional
             The dataset each task draws from (default: the task's id).
+        model_pairs, task_pairs : mapping of view name to (mapping of id to ndarray), optional
+            The pairwise term's views (:mod:`fennec.space._affinity`): per view, each model's vector (e.g. an
+            embedding of its training data or label set) and each training task's vector in the same space; a
+            model-task affinity is their inner product. Queries then pass the new task's vectors as ``pairs``.
 
         Returns
         -------
@@ -273,6 +287,7 @@ class TransferSpace(QueriesMixin, PredictionMixin, BudgetMixin, GrowthMixin, Bas
                                       self.task_factors_, self.model_factors_, self.task_blocks,
                                       self.calibration_tasks)
         self._fit_uncertainty(z)
+        self._fit_pairs(z, prior, model_pairs, task_pairs)
         return self
 
     # ------------------------------------------------------------------ persistence
@@ -323,6 +338,20 @@ class TransferSpace(QueriesMixin, PredictionMixin, BudgetMixin, GrowthMixin, Bas
         fold = FoldIn(self.normalize, self.fold_in_temperature, self.fold_in_alpha)
         self.uncertainty_ = fit_uncertainty(self._records, z, prior, self.bias_shrink, self._geometry,
                                             self.task_kernel_, fold, self.calibration_tasks)
+
+    def _fit_pairs(self, z: np.ndarray, prior: np.ndarray, model_pairs: Mapping | None,
+                   task_pairs: Mapping | None) -> None:
+        """The pairwise term, its weights fitted on the training tasks' cold held-out problems."""
+        self.pair_term_ = PairTerm.of(self.model_ids_, model_pairs)
+        if not self.pair_term_.views or not task_pairs:
+            return
+        problems = []
+        for j, models, values, predicted in cold_problems(self._records, z, prior, self.bias_shrink,
+                                                          self._geometry, self.task_kernel_):
+            task = self.task_ids_[j]
+            pairs = {v: vectors[task] for v, vectors in task_pairs.items() if task in vectors}
+            problems.append((models, values, predicted, pairs))
+        self.pair_term_.fit(problems)
 
     def _seed(self) -> int:
         if self.random_state is None:

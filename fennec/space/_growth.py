@@ -86,6 +86,7 @@ class GrowthMixin:
         new_models = self._grow_rows(frame["model"], "model", model_features)
         new_tasks = self._grow_rows(frame["task"], "task", task_features)
         self._sources = self._sources.grown(self.model_ids_, self.task_ids_, model_sources, task_sources, new_tasks)
+        self.pair_term_ = self.pair_term_.grown(new_models)
         self._model_kernel.extend(self._model_features)
         self.net_.grow(len(new_models), len(new_tasks), self.init_scale, self._gen)
         train(self.net_, self._update_data(frame), self.get_params(), self.update_epochs, self.update_min_steps,
@@ -117,7 +118,8 @@ class GrowthMixin:
                          self._model_features.matrix, self._model_features.has, movable, unseen)
 
     def add_model(self, model_id: str | Sequence[str], model_features: np.ndarray | None = None,
-                  sources: str | Sequence[str | None] | None = None) -> "TransferSpace":
+                  sources: str | Sequence[str | None] | None = None,
+                  pairs: Mapping[str, Mapping[str, np.ndarray]] | None = None) -> "TransferSpace":
         """Add models known only by their side features (cold models); the index grows without a rebuild.
 
         Parameters
@@ -128,6 +130,8 @@ class GrowthMixin:
             Their side features; without them a model gets the space's default (mean) model vector and bias.
         sources : str or sequence of str, optional
             The dataset(s) their weights were trained on, as ``model_sources`` in :meth:`fit`.
+        pairs : mapping of view name to (mapping of id to ndarray), optional
+            Their vectors for the pairwise term's views, as ``model_pairs`` in :meth:`fit`.
 
         Returns
         -------
@@ -143,6 +147,7 @@ class GrowthMixin:
         start = len(self.model_ids_)
         self._grow_rows(pd.Series(ids), "model", feats, require_new=True)
         self._sources = self._sources.grown(self.model_ids_, self.task_ids_, dict(zip(ids, sources)), None)
+        self.pair_term_ = self.pair_term_.grown(ids, pairs)
         self.net_.grow(len(ids), 0, 0.0, self._gen)  # zero free parts: the model is its side features
         self._model_kernel.extend(self._model_features)
         rows = np.arange(start, len(self.model_ids_))

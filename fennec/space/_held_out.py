@@ -29,7 +29,7 @@ from fennec.space._uncertainty import (
     task_units,
 )
 
-__all__ = ["FoldIn", "fit_uncertainty", "loo_weights", "task_statistics"]
+__all__ = ["FoldIn", "cold_problems", "fit_uncertainty", "loo_weights", "task_statistics"]
 
 #: Seeded draws of revealed results per held-out task and ``k``.
 DRAWS = 3
@@ -123,6 +123,29 @@ def fit_uncertainty(records: Records, z: np.ndarray, prior: np.ndarray, shrink: 
                 problems.append(np.concatenate([[k, nearness], row]))
     out.scores = {g: _capped(np.concatenate(s) if s else np.zeros(0), rng) for g, s in scores.items()}
     out.problems = np.array(problems) if problems else out.problems
+    return out
+
+
+def cold_problems(records: Records, z: np.ndarray, prior: np.ndarray, shrink: float, geometry: Geometry,
+                  kernel: TaskKernel) -> list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
+    """Each training task predicted cold from the others, as in :func:`fit_uncertainty`: ``(task, its models, their
+    normalised values, the cold predictions)``, in normalised units (what the pairwise term is fitted on)."""
+    n_models, n_tasks = len(geometry.model_bias), len(geometry.task_factors)
+    if n_tasks < 3:
+        return []
+    count, total = records.per_model(n_models, z)
+    order = np.argsort(records.task, kind="stable")
+    starts = np.searchsorted(records.task[order], np.arange(n_tasks + 1))
+    out = []
+    for j in range(n_tasks):
+        at = order[starts[j]:starts[j + 1]]
+        models = records.model[at]
+        bias = geometry.model_bias.astype(np.float64)
+        bias[models] = shrunk_mean(total[models] - z[at], count[models] - 1, prior[models], shrink)
+        weights, _ = loo_weights(kernel, j, n_tasks)
+        left_out = _leave_out(geometry, j, bias)
+        vector = weights @ left_out.task_factors.astype(np.float64) - left_out.task_mean
+        out.append((j, models, z[at].astype(np.float64), bias[models] + geometry.model_factors[models] @ vector))
     return out
 
 

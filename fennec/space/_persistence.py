@@ -19,6 +19,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from fennec.errors import InputError
+from fennec.space._affinity import PairTerm
 from fennec.space._bias import BiasPrior
 from fennec.space._confidence import ModelKernel
 from fennec.space._features import FeatureTable
@@ -52,6 +53,8 @@ def save_space(space: "TransferSpace", path: Path) -> None:
     arrays.update({"kernel.points": space.task_kernel_.points, "kernel.rows": space.task_kernel_.rows})
     if space.uncertainty_ is not None:
         arrays.update({f"uncertainty.{k}": v for k, v in space.uncertainty_.to_arrays().items()})
+    for view, matrix, has in zip(space.pair_term_.views, space.pair_term_.matrices, space.pair_term_.has):
+        arrays.update({f"pair.{view}.matrix": matrix, f"pair.{view}.has": has})
     tensors = {f"net.{k}": v.detach().contiguous() for k, v in space.net_.state_dict().items()}
     tensors.update({k: torch.from_numpy(np.array(v, copy=True)) for k, v in arrays.items()})
     save_file(tensors, str(path / "space.safetensors"))
@@ -60,7 +63,8 @@ def save_space(space: "TransferSpace", path: Path) -> None:
             "model_bandwidth": space._model_kernel.bandwidth, "bias_intercept": space._bias_prior.intercept,
             "kernel_settings": [s.to_dict() for s in space.task_kernel_.settings],
             "model_sources": space._sources.model.tolist(), "task_sources": space._sources.task.tolist(),
-            "source_bonus": space.source_bonus_}
+            "source_bonus": space.source_bonus_, "pair_views": list(space.pair_term_.views),
+            "pair_weights": space.pair_term_.weights.tolist()}
     (path / "space.json").write_text(json.dumps(meta))
     (path / "params.json").write_text(json.dumps({"class": type(space).__name__, "params": space.get_params()},
                                                   indent=1))
@@ -94,6 +98,7 @@ def load_space(cls: type["TransferSpace"], path: Path) -> "TransferSpace":
     space._sources = Sources(np.array(meta.get("model_sources", [""] * len(space.model_ids_)), dtype=object),
                              np.array(meta.get("task_sources", [""] * len(space.task_ids_)), dtype=object))
     space.source_bonus_ = float(meta.get("source_bonus", 0.0))
+    space.pair_term_ = _pair_term(meta, tensors, space.model_ids_)
     held_out = {k.split(".", 1)[1]: v for k, v in tensors.items() if k.startswith("uncertainty.")}
     space.uncertainty_ = Uncertainty.from_arrays(held_out) if held_out else None  # None: saved before intervals
     seed = space._seed()
@@ -104,6 +109,16 @@ def load_space(cls: type["TransferSpace"], path: Path) -> "TransferSpace":
     space.net_.eval()
     space._derive()
     return space
+
+
+def _pair_term(meta: dict, tensors: dict, model_ids: list[str]) -> PairTerm:
+    """The pairwise term (spaces saved before it existed have none)."""
+    views = tuple(meta.get("pair_views", ()))
+    if not views:
+        return PairTerm.of(model_ids, None)
+    return PairTerm(views, tuple(tensors[f"pair.{v}.matrix"] for v in views),
+                    tuple(tensors[f"pair.{v}.has"].astype(bool) for v in views),
+                    np.array(meta["pair_weights"], np.float64))
 
 
 def _kernel_settings(meta: dict) -> tuple[KernelSetting, ...]:

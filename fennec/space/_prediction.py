@@ -73,7 +73,8 @@ class PredictionMixin:
     _model_pos: dict[str, int]
 
     def predict_task(self, task_features: np.ndarray | None = None, revealed: Mapping[str, float] | None = None,
-                     levels: Sequence[float] = LEVELS) -> TaskPrediction:
+                     levels: Sequence[float] = LEVELS, pairs: Mapping[str, np.ndarray] | None = None
+                     ) -> TaskPrediction:
         """Every model's expected value on one new task, in the task's units, with intervals and the ranking's
         confidence.
 
@@ -88,6 +89,8 @@ class PredictionMixin:
             Results already known for the task; with one or more, the task's units come from them.
         levels : sequence of float, default=(0.8, 0.9)
             Nominal coverages of the intervals, each in (0, 1).
+        pairs : mapping of str to ndarray, optional
+            The task's vectors for the pairwise term, as in :meth:`score`.
         """
         if self.uncertainty_ is None:
             raise NotFittedError("This space was saved by an older fennec and has no intervals.",
@@ -97,7 +100,7 @@ class PredictionMixin:
             raise InputError(f"`levels` of TransferSpace.predict_task must lie in (0, 1). Got {bad} instead.",
                              hint="e.g. levels=(0.8, 0.9)")
         known = as_revealed(revealed, "TransferSpace.predict_task")
-        ids, scores, confidence = self.score(task_features, known)
+        ids, scores, confidence = self.score(task_features, known, pairs)
         rows = np.array([self._model_pos[m] for m in known], np.int64)
         query = self._kernel_query(task_features)
         weights = self._prior_weights(query)

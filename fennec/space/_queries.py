@@ -47,7 +47,8 @@ class QueriesMixin:
     _index: ModelIndex | None
 
     def score(self, task_features: np.ndarray | None = None,
-              revealed: Mapping[str, float] | Sequence[Mapping[str, float]] | None = None
+              revealed: Mapping[str, float] | Sequence[Mapping[str, float]] | None = None,
+              pairs: Mapping[str, np.ndarray] | Sequence[Mapping[str, np.ndarray]] | None = None
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Score every model of the space for new tasks known by side features, revealed results, or both.
 
@@ -61,6 +62,9 @@ class QueriesMixin:
         revealed : mapping of str to float, or a sequence of them (one per query), optional
             Fine-tuning results already known for the task (model -> value); folded in by a ridge solve for the
             task vector, regularised towards its cold-start vector.
+        pairs : mapping of str to ndarray, or a sequence of them (one per query), optional
+            The task's vectors for the pairwise term's views (as ``task_pairs`` at fit; a view left out adds
+            nothing). Cost: one product of each view's ``n_models x q_v`` matrix with the vector.
 
         Returns
         -------
@@ -72,7 +76,7 @@ class QueriesMixin:
             In [0, 1]; see :mod:`fennec.space._confidence`.
         """
         vectors, conf_task, single = self._query(task_features, revealed, "TransferSpace.score")
-        scores = vectors @ self.model_factors_.T + self.model_bias_
+        scores = vectors @ self.model_factors_.T + self.model_bias_ + self._pair_scores(pairs, len(vectors))
         confidence = conf_task[:, None] * self.model_confidence_[None]
         ids = np.asarray(self.model_ids_, dtype=object)
         return (ids, scores[0], confidence[0]) if single else (ids, scores, confidence)
@@ -90,12 +94,17 @@ class QueriesMixin:
 
     def recommend(self, task_features: np.ndarray | None = None,
                   revealed: Mapping[str, float] | Sequence[Mapping[str, float]] | None = None, k: int = 10,
-                  filter_revealed: bool = True) -> tuple[np.ndarray, np.ndarray]:
+                  filter_revealed: bool = True,
+                  pairs: Mapping[str, np.ndarray] | Sequence[Mapping[str, np.ndarray]] | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
         """The top ``k`` models for new task(s), through the faiss index.
+
+        With ``pairs`` and a fitted pairwise term, the scores are exact over every model instead (the term is not
+        an inner product the index holds): one ``score`` and a partial sort, ``O(n_models)`` per query.
 
         Parameters
         ----------
-        task_features, revealed
+        task_features, revealed, pairs
             As in :meth:`score`.
         k : int, default=10
             Number of models per task.
@@ -111,7 +120,10 @@ class QueriesMixin:
         vectors, _, single = self._query(task_features, revealed, "TransferSpace.recommend")
         known = revealed_list(revealed, len(vectors)) if filter_revealed else [{}] * len(vectors)
         extra = max(len(r) for r in known)
-        scores, ids = self.index_.search(vectors, k + extra)
+        if pairs is not None and self.pair_term_.used:
+            scores, ids = self._exact_top(task_features, revealed, pairs, k + extra)
+        else:
+            scores, ids = self.index_.search(vectors, k + extra)
         out_ids, out_scores = [], []
         for row_ids, row_scores, skip in zip(ids, scores, known):
             keep = [i for i, m in enumerate(row_ids) if m not in skip][:k]
@@ -120,6 +132,15 @@ class QueriesMixin:
         if single:
             return out_ids[0], out_scores[0]
         return np.stack(out_ids), np.stack(out_scores)
+
+    def _exact_top(self, task_features, revealed, pairs, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The top ``k`` (scores, ids) per query by :meth:`score` (best first), as the index's search returns them."""
+        model_ids, scores, _ = self.score(task_features, revealed, pairs)
+        scores = np.atleast_2d(scores)
+        k = min(k, scores.shape[1])
+        top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        order = np.take_along_axis(top, np.argsort(-np.take_along_axis(scores, top, 1), 1, kind="stable"), 1)
+        return np.take_along_axis(scores, order, 1), model_ids[order]
 
     def similar_tasks(self, task_features: np.ndarray, k: int = 3) -> list[tuple[str, float]]:
         """The ``k`` training tasks nearest to a task by its side features, with a similarity in (0, 1].
@@ -174,6 +195,16 @@ class QueriesMixin:
         m = rows_of(pairs["model"].astype(str), self._model_pos, "model")
         t = rows_of(pairs["task"].astype(str), {t: i for i, t in enumerate(self.task_ids_)}, "task")
         return self.model_bias_[m] + np.einsum("ij,ij->i", self.model_factors_[m], self.task_factors_[t])
+
+    def _pair_scores(self, pairs: object, n_queries: int) -> np.ndarray | float:
+        """The pairwise term (n_queries, n_models) for the queries' pair vectors (0.0 without any)."""
+        term = getattr(self, "pair_term_", None)
+        if term is None or not term.used or pairs is None:
+            return 0.0
+        rows = [pairs] * n_queries if isinstance(pairs, Mapping) else list(pairs)
+        if len(rows) != n_queries:
+            raise InputError(f"`pairs` must give one mapping per query ({n_queries}). Got {len(rows)}.")
+        return np.stack([np.broadcast_to(term.scores(r), (len(self.model_ids_),)) for r in rows])
 
     @property
     def index_(self) -> ModelIndex:

@@ -31,7 +31,8 @@ def bare(data_dir, tmp_path_factory):
 def test_the_methods_a_bare_table_runs_are_those_that_need_only_the_records(bare):
     bench = load(str(bare))
     assert all(card.extra == {} and card.n_params is None for card in bench.model_cards.values())
-    assert {m for m in available() if method_applies(bench, m)} == {"popularity", "popularity-ns", "random", "fennec"}
+    assert {m for m in available() if method_applies(bench, m)} == {"popularity", "popularity-ns", "random", "fennec",
+                                                                             "fennec-nopairs"}
 
 
 @pytest.mark.parametrize("protocol", list(PROTOCOLS))

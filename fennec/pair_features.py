@@ -1,0 +1,112 @@
+"""The pairwise term's views from cards: what each model was trained on, and what a task looks like, in one space
+(:mod:`fennec.space._affinity` turns each pair of vectors into an affinity and learns how much it counts).
+
+- ``domain``: a task card's table of domain distances to datasets (``extra["domain_similarity"]``, TransferGraph's
+  ViT-B/16 table) against the model's training dataset's row (``extra["domain_key"]``): the task's vector is its
+  negated distances, the model's a one-hot of its row;
+- ``labels``: the labels proxy's embedding (MiniLM, unit norm) of the model's own label set (``label_names``, or
+  ``extra["source_labels"]``, what a Hugging Face config's ``id2label`` gives) against that of the task's label
+  names: a model fine-tuned on food photos is near a food task;
+- ``source``: the model's training dataset (``pretrain_data``) is the task's own dataset (one-hot over datasets).
+
+A view is kept when at least two models and two training tasks have it.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from fennec.cards import ModelCard, TaskCard
+from fennec.space import source_key
+
+__all__ = ["PairFeaturizer", "PAIR_VIEWS"]
+
+#: The views, in the order they are tried.
+PAIR_VIEWS = ("domain", "labels", "source")
+
+
+def _model_labels(card: ModelCard) -> tuple[str, ...]:
+    """The model's own label set: its card's label names, else ``extra["source_labels"]`` (a list, or one name)."""
+    if card.label_names:
+        return tuple(card.label_names)
+    labels = card.extra.get("source_labels")
+    if isinstance(labels, str) and labels.strip():
+        return (labels,)
+    return tuple(str(x) for x in labels) if isinstance(labels, (list, tuple)) else ()
+
+
+def _distances(card: TaskCard) -> Mapping[str, float]:
+    """The task's domain table row, as distances (a similarity table is negated)."""
+    row = card.extra.get("domain_similarity") or {}
+    sign = 1.0 if card.extra.get("domain_similarity_is_distance", False) else -1.0
+    return {str(k): sign * float(v) for k, v in row.items()}
+
+
+class PairFeaturizer:
+    """Model and task vectors of the pairwise term's views, fitted on the model cards and training task cards.
+
+    Parameters
+    ----------
+    views : sequence of str, default=PAIR_VIEWS
+        Which views to build (each is kept only where the cards carry it).
+    """
+
+    def __init__(self, views: Sequence[str] = PAIR_VIEWS) -> None:
+        self.views = tuple(views)
+
+    def fit(self, model_cards: Mapping[str, ModelCard], task_cards: Mapping[str, TaskCard]) -> "PairFeaturizer":
+        """Choose the views the cards carry and build every model's vectors (:attr:`model_pairs_`)."""
+        self.datasets_ = sorted({k for c in task_cards.values() for k in _distances(c)})
+        self.sources_ = sorted({source_key(c.pretrain_data) for c in model_cards.values()} - {""})
+        pairs: dict[str, dict[str, np.ndarray]] = {}
+        if "domain" in self.views and self.datasets_:
+            where = {d: i for i, d in enumerate(self.datasets_)}
+            pairs["domain"] = {m: np.eye(len(where), dtype=np.float32)[where[c.extra["domain_key"]]]
+                               for m, c in model_cards.items() if c.extra.get("domain_key") in where}
+        if "labels" in self.views:
+            labelled = {m: _model_labels(c) for m, c in model_cards.items() if _model_labels(c)}
+            if labelled and any(c.label_names for c in task_cards.values()):
+                pairs["labels"] = dict(zip(labelled, self._embed(list(labelled.values()))))
+        if "source" in self.views and self.sources_:
+            where = {d: i for i, d in enumerate(self.sources_)}
+            pairs["source"] = {m: np.eye(len(where), dtype=np.float32)[where[source_key(c.pretrain_data)]]
+                               for m, c in model_cards.items() if source_key(c.pretrain_data) in where}
+        self.model_pairs_ = {v: p for v, p in pairs.items() if len(p) >= 2}
+        return self
+
+    def task_pairs(self, cards: Mapping[str, TaskCard]) -> dict[str, dict[str, np.ndarray]]:
+        """Every task's vectors (view -> task -> vector), for ``TransferSpace.fit(task_pairs=...)``."""
+        rows = {name: self.transform(card) for name, card in cards.items()}
+        return {v: {t: r[v] for t, r in rows.items() if v in r} for v in self.model_pairs_}
+
+    def transform(self, card: TaskCard) -> dict[str, np.ndarray]:
+        """One task's vectors (view -> vector) for the views it has, for a query's ``pairs``."""
+        out: dict[str, np.ndarray] = {}
+        if "domain" in self.model_pairs_:
+            row = _distances(card)
+            if row:
+                values = np.array([row.get(d, np.nan) for d in self.datasets_])
+                fill = np.nanmean(values) if np.isfinite(values).any() else 0.0
+                out["domain"] = -np.where(np.isfinite(values), values, fill)
+        if "labels" in self.model_pairs_ and card.label_names:
+            out["labels"] = self._embed([tuple(card.label_names)])[0]
+        if "source" in self.model_pairs_:
+            key = source_key(card.dataset or card.name)
+            out["source"] = np.array([float(key == s) for s in self.sources_])
+        return out
+
+    @staticmethod
+    def _embed(label_sets: list[tuple[str, ...]]) -> list[np.ndarray]:
+        """The labels proxy's unit-norm mean embedding of each label set."""
+        from fennec.proxy import create_proxy
+
+        proxy = create_proxy("labels")
+        cards = [TaskCard(name=f"labels-{i}", label_names=labels) for i, labels in enumerate(label_sets)]
+        return [f.part("labels").astype(np.float32) for f in proxy.embed_many(cards)]
+
+    def to_dict(self) -> dict[str, Any]:
+        """What a workspace stores to transform query tasks later (the model vectors live in the space)."""
+        return {"views": list(self.views), "datasets_": self.datasets_, "sources_": self.sources_,
+                "fitted_views": sorted(self.model_pairs_)}
