@@ -9,7 +9,7 @@
   names: a model fine-tuned on food photos is near a food task;
 - ``source``: the model's training dataset (``pretrain_data``) is the task's own dataset (one-hot over datasets).
 
-A view is kept when at least two models and two training tasks have it.
+A view is kept when at least two models have it (the labels view also needs training tasks with label names).
 """
 from __future__ import annotations
 
@@ -60,39 +60,48 @@ class PairFeaturizer:
         """Choose the views the cards carry and build every model's vectors (:attr:`model_pairs_`)."""
         self.datasets_ = sorted({k for c in task_cards.values() for k in _distances(c)})
         self.sources_ = sorted({source_key(c.pretrain_data) for c in model_cards.values()} - {""})
+        self.fitted_views_ = list(self.views)
+        if not any(c.label_names for c in task_cards.values()):
+            self.fitted_views_ = [v for v in self.fitted_views_ if v != "labels"]
+        pairs = self.model_vectors(model_cards)
+        self.fitted_views_ = [v for v in self.fitted_views_ if len(pairs.get(v, {})) >= 2]
+        self.model_pairs_ = {v: pairs[v] for v in self.fitted_views_}
+        return self
+
+    def model_vectors(self, cards: Mapping[str, ModelCard]) -> dict[str, dict[str, np.ndarray]]:
+        """The models' vectors (view -> model -> vector) for the fitted views, where their cards carry the view
+        (for ``TransferSpace.fit(model_pairs=...)`` and ``add_model(pairs=...)``)."""
         pairs: dict[str, dict[str, np.ndarray]] = {}
-        if "domain" in self.views and self.datasets_:
+        if "domain" in self.fitted_views_ and self.datasets_:
             where = {d: i for i, d in enumerate(self.datasets_)}
             pairs["domain"] = {m: np.eye(len(where), dtype=np.float32)[where[c.extra["domain_key"]]]
-                               for m, c in model_cards.items() if c.extra.get("domain_key") in where}
-        if "labels" in self.views:
-            labelled = {m: _model_labels(c) for m, c in model_cards.items() if _model_labels(c)}
-            if labelled and any(c.label_names for c in task_cards.values()):
-                pairs["labels"] = dict(zip(labelled, self._embed(list(labelled.values()))))
-        if "source" in self.views and self.sources_:
+                               for m, c in cards.items() if c.extra.get("domain_key") in where}
+        if "labels" in self.fitted_views_:
+            labelled = {m: _model_labels(c) for m, c in cards.items() if _model_labels(c)}
+            pairs["labels"] = dict(zip(labelled, self._embed(list(labelled.values())))) if labelled else {}
+        if "source" in self.fitted_views_ and self.sources_:
             where = {d: i for i, d in enumerate(self.sources_)}
             pairs["source"] = {m: np.eye(len(where), dtype=np.float32)[where[source_key(c.pretrain_data)]]
-                               for m, c in model_cards.items() if source_key(c.pretrain_data) in where}
-        self.model_pairs_ = {v: p for v, p in pairs.items() if len(p) >= 2}
-        return self
+                               for m, c in cards.items() if source_key(c.pretrain_data) in where}
+        return pairs
 
     def task_pairs(self, cards: Mapping[str, TaskCard]) -> dict[str, dict[str, np.ndarray]]:
         """Every task's vectors (view -> task -> vector), for ``TransferSpace.fit(task_pairs=...)``."""
         rows = {name: self.transform(card) for name, card in cards.items()}
-        return {v: {t: r[v] for t, r in rows.items() if v in r} for v in self.model_pairs_}
+        return {v: {t: r[v] for t, r in rows.items() if v in r} for v in self.fitted_views_}
 
     def transform(self, card: TaskCard) -> dict[str, np.ndarray]:
         """One task's vectors (view -> vector) for the views it has, for a query's ``pairs``."""
         out: dict[str, np.ndarray] = {}
-        if "domain" in self.model_pairs_:
+        if "domain" in self.fitted_views_:
             row = _distances(card)
             if row:
                 values = np.array([row.get(d, np.nan) for d in self.datasets_])
                 fill = np.nanmean(values) if np.isfinite(values).any() else 0.0
                 out["domain"] = -np.where(np.isfinite(values), values, fill)
-        if "labels" in self.model_pairs_ and card.label_names:
+        if "labels" in self.fitted_views_ and card.label_names:
             out["labels"] = self._embed([tuple(card.label_names)])[0]
-        if "source" in self.model_pairs_:
+        if "source" in self.fitted_views_:
             key = source_key(card.dataset or card.name)
             out["source"] = np.array([float(key == s) for s in self.sources_])
         return out
@@ -109,4 +118,12 @@ class PairFeaturizer:
     def to_dict(self) -> dict[str, Any]:
         """What a workspace stores to transform query tasks later (the model vectors live in the space)."""
         return {"views": list(self.views), "datasets_": self.datasets_, "sources_": self.sources_,
-                "fitted_views": sorted(self.model_pairs_)}
+                "fitted_views_": self.fitted_views_}
+
+    @classmethod
+    def from_dict(cls, state: Mapping[str, Any]) -> "PairFeaturizer":
+        """The fitted featurizer :meth:`to_dict` stored (without :attr:`model_pairs_`)."""
+        out = cls(state["views"])
+        out.datasets_, out.sources_ = list(state["datasets_"]), list(state["sources_"])
+        out.fitted_views_ = list(state["fitted_views_"])
+        return out

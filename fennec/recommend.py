@@ -20,6 +20,7 @@ from ._loaded_versions import LoadedVersions
 from .cards import ModelCard, TaskCard
 from .errors import InputError
 from .forecast import expected_gains, fallback_reason, model_rows, ranking_summary, stop_advice
+from .pair_features import PAIR_VIEWS, PairFeaturizer
 from .recommendation import NextPicks, Recommendation
 from .scoring import cannot_rank
 from .side_features import TaskFeaturizer, model_side_features
@@ -34,6 +35,7 @@ __all__ = ["Recommender", "Recommendation", "NextPicks"]
 _TRAINED_RECORDS = "records.csv"
 TASK_FEATURES = "task_features.npz"
 FEATURIZER = "task_featurizer.json"
+PAIR_FEATURIZER = "pair_featurizer.json"
 
 
 class Recommender:
@@ -77,12 +79,14 @@ class Recommender:
         tasks = sorted(set(records["task"]))
         params = self.workspace.config.get("space") or {}
         current = self.workspace.current_version() if incremental else None
-        if current is not None:  # the columns of the current space stay: its featurizer was fitted with it
-            featurizer = self._featurizer(current)
+        if current is not None:  # the columns of the current space stay: its featurizers were fitted with it
+            featurizer, pairing = self._featurizer(current), self._pair_featurizer(current)
         else:
             config = self.workspace.config
             featurizer = TaskFeaturizer(config["task_proxies"], config.get("image_proxy"))
             featurizer.fit({t: task_cards[t] for t in tasks})
+            pairing = PairFeaturizer(config.get("pair_views", PAIR_VIEWS)).fit(model_cards,
+                                                                               {t: task_cards[t] for t in tasks})
         task_features = dict(zip(tasks, featurizer.transform_many([task_cards[t] for t in tasks])))
         sources = {"model_sources": {m: card.pretrain_data for m, card in model_cards.items()},
                    "task_sources": {t: task_cards[t].dataset for t in tasks}}
@@ -96,18 +100,21 @@ class Recommender:
         else:
             space = TransferSpace(**{"random_state": 0, "task_blocks": featurizer.block_sizes, **params,
                                      "verbose": verbose})
-            space.fit(records, model_features, task_features, **sources)
+            space.fit(records, model_features, task_features, **sources, model_pairs=pairing.model_pairs_,
+                      task_pairs=pairing.task_pairs({t: task_cards[t] for t in tasks}))
             mode = "fit"
         cold = sorted(set(model_cards) - set(space.model_ids_))
         if cold:
             space.add_model(cold, np.stack([model_features[m] for m in cold]),
-                            [model_cards[m].pretrain_data for m in cold])
+                            [model_cards[m].pretrain_data for m in cold],
+                            pairing.model_vectors({m: model_cards[m] for m in cold}))
         meta = {"mode": mode, "n_records": int(len(records)), "n_models": len(space.model_ids_),
                 "n_tasks": int(records["task"].nunique())}
         with self.workspace.new_version(meta) as build:
             space.save(build / "space")
             records.to_csv(build / _TRAINED_RECORDS, index=False)
             (build / FEATURIZER).write_text(json.dumps(featurizer.to_dict()))
+            (build / PAIR_FEATURIZER).write_text(json.dumps(pairing.to_dict()))
             names = sorted(task_features)
             np.savez(build / TASK_FEATURES, names=np.array(names), features=np.stack([task_features[t]
                                                                                        for t in names]))
@@ -122,6 +129,21 @@ class Recommender:
             raise WorkspaceError(f"Version {version} of {self.workspace.path} was trained by an older fennec and "
                                  "lacks its task featurizer.", hint=f"retrain: fennec train -w {self.workspace.path}")
         return TaskFeaturizer.from_dict(json.loads(path.read_text()))
+
+    def _pair_featurizer(self, version: str) -> PairFeaturizer:
+        return self._loaded.get("pairs", version, self._read_pair_featurizer)
+
+    def _read_pair_featurizer(self, version: str) -> PairFeaturizer:
+        """The version's pairwise views (a version trained before them has none: its space has no pairwise term)."""
+        path = self.workspace.version_dir(version) / PAIR_FEATURIZER
+        state = json.loads(path.read_text()) if path.exists() else {"views": [], "datasets_": [], "sources_": [],
+                                                                    "fitted_views_": []}
+        return PairFeaturizer.from_dict(state)
+
+    def _task_pairs(self, card: TaskCard, version: str) -> dict[str, np.ndarray]:
+        """The query task's vectors for the space's pairwise term (none when the term is off: no proxy pass)."""
+        space = self._load(version)[0]
+        return self._pair_featurizer(version).transform(card) if space.pair_term_.used else {}
 
     def space(self, version: str | None = None) -> TransferSpace:
         """The trained :class:`~fennec.space.TransferSpace` of ``version`` (default: the current one), loaded once.
@@ -171,8 +193,10 @@ class Recommender:
         """
         card, space, version = self._open_query(task, k, version, "recommend")
         features = self._featurizer(version).transform(task)
-        prediction = space.predict_task(features, levels=self._levels()) if space.uncertainty_ is not None else None
-        ids, scores, confidence = (space.score(task_features=features) if prediction is None else
+        pairs = self._task_pairs(card, version)
+        prediction = (space.predict_task(features, levels=self._levels(), pairs=pairs)
+                      if space.uncertainty_ is not None else None)
+        ids, scores, confidence = (space.score(task_features=features, pairs=pairs) if prediction is None else
                                    (prediction.model_ids, prediction.scores, prediction.confidence))
         order = np.argsort(-scores, kind="stable")
         ids, scores, confidence = ids[order], scores[order], confidence[order]
@@ -233,10 +257,11 @@ class Recommender:
                                  hint="fennec models add NAME -w WORKSPACE, then fennec train")
         features = self._featurizer(version).transform(task)
         dataset = dataset or card.dataset
-        ids, values = space.next_scores(features, used, candidates, dataset)
-        prediction = (space.predict_task(features, used, levels=self._levels()) if space.uncertainty_ is not None
-                      else None)
-        _, scores, confidence = (space.score(features, used) if prediction is None else
+        pairs = self._task_pairs(card, version)
+        ids, values = space.next_scores(features, used, candidates, dataset, pairs)
+        prediction = (space.predict_task(features, used, levels=self._levels(), pairs=pairs)
+                      if space.uncertainty_ is not None else None)
+        _, scores, confidence = (space.score(features, used, pairs) if prediction is None else
                                  (prediction.model_ids, prediction.scores, prediction.confidence))
         order = [i for i in np.argsort(-values, kind="stable") if np.isfinite(values[i])][:k]
         matched = set(space.models_trained_on(dataset))
