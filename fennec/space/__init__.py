@@ -24,6 +24,8 @@ is the one public estimator; its parts are modules of this package, each readabl
 ``_uncertainty``              values in the task's units, conformal intervals, the ranking's confidence
 ``_prediction``               ``predict_task``: a new task's expected values, intervals and confidence
 ``_budget``, ``_sources``     budgeted selection (``next``) and the same-dataset bet
+``_affinity``                 the pairwise term: model-task affinities (domain, label set, same dataset), fitted
+                              on cold held-out training tasks
 ``_persistence``              save and load (JSON + safetensors, no pickle)
 ============================  =====================================================================================
 """

@@ -51,7 +51,7 @@ class PairTerm:
                                  f"Got lengths {sorted(dims)}.")
             dim = dims.pop() if dims else 0
             matrix = np.zeros((len(model_ids), dim), np.float32)
-            mask = np.array([m in known for m in model_ids])
+            mask = np.array([m in known for m in model_ids], dtype=bool)
             for row in np.flatnonzero(mask):
                 matrix[row] = known[model_ids[row]]
             views.append(view), matrices.append(matrix), has.append(mask)

@@ -101,3 +101,10 @@ def test_the_term_survives_save_and_load_and_grows_with_new_models(sourced, fitt
     ids, scores, _ = loaded.score(None, pairs=pairs)
     near, plain = scores[list(ids).index("new-near")], scores[list(ids).index("new-plain")]
     assert near > plain + 0.5  # the same side features (none); only the new model's source tells them apart
+
+
+def test_an_update_without_new_models_keeps_the_term(sourced, fitted, tmp_path):
+    fitted.save(tmp_path / "space")
+    space = TransferSpace.load(tmp_path / "space")
+    space.update(sourced.records({"t00"}))
+    assert space.pair_term_.used and space.pair_term_.matrices[0].shape == (len(space.model_ids_), 8)
