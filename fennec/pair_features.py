@@ -3,7 +3,7 @@
 
 - ``domain``: a task card's table of domain distances to datasets (``extra["domain_similarity"]``, TransferGraph's
   ViT-B/16 table) against the model's training dataset's row (``extra["domain_key"]``): the task's vector is its
-  negated distances, the model's a one-hot of its row;
+  negated distances (its own dataset, which the table leaves out, at distance 0), the model's a one-hot of its row;
 - ``labels``: the labels proxy's embedding (MiniLM, unit norm) of the model's own label set (``label_names``, or
   ``extra["source_labels"]``, what a Hugging Face config's ``id2label`` gives) against that of the task's label
   names: a model fine-tuned on food photos is near a food task;
@@ -42,6 +42,11 @@ def _distances(card: TaskCard) -> Mapping[str, float]:
     row = card.extra.get("domain_similarity") or {}
     sign = 1.0 if card.extra.get("domain_similarity_is_distance", False) else -1.0
     return {str(k): sign * float(v) for k, v in row.items()}
+
+
+def _self_distance(card: TaskCard) -> float:
+    """A dataset's distance to itself on the card's table's scale: 0, or -1 for a (cosine) similarity table."""
+    return 0.0 if card.extra.get("domain_similarity_is_distance", False) else -1.0
 
 
 class PairFeaturizer:
@@ -96,7 +101,10 @@ class PairFeaturizer:
         if "domain" in self.fitted_views_:
             row = _distances(card)
             if row:
-                values = np.array([row.get(d, np.nan) for d in self.datasets_])
+                # A table row leaves out the task's own dataset: a distance of 0 (a similarity of 1, negated).
+                own, self_distance = source_key(card.dataset or card.name), _self_distance(card)
+                values = np.array([self_distance if source_key(d) == own else row.get(d, np.nan)
+                                   for d in self.datasets_])
                 fill = np.nanmean(values) if np.isfinite(values).any() else 0.0
                 out["domain"] = -np.where(np.isfinite(values), values, fill)
         if "labels" in self.fitted_views_ and card.label_names:
