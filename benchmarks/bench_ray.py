@@ -8,7 +8,7 @@ with one torch and one BLAS thread, so the three runs do the same work per unit.
 
 Usage::
 
-    python benchmarks/bench_ray.py                      # 48 units, 60 images per class
+    python benchmarks/bench_ray.py                      # 48 units, 60 images per class, 3 rounds
     python benchmarks/bench_ray.py --per-class 120      # heavier units
     python benchmarks/bench_ray.py --device cuda        # per-unit cost on a GPU (the local run only: --no-ray)
 
@@ -54,11 +54,16 @@ def _unit(tasks: dict[str, Task], device: str | None, pair: tuple[str, Any]) -> 
 
 
 def _warm(_: int) -> int:
-    """Import torch, fennec's feature code and the mini-zoo in a worker before the clock starts (the short wait
-    keeps one worker from taking every warm-up unit while another is still starting)."""
+    """Import torch, timm, fennec's feature and metric code and the mini-zoo in a worker before the clock starts:
+    the first model a process builds imports timm (and torchvision), about 2 s here, once per worker, which would
+    otherwise land on one unit of each worker. The short wait keeps one worker from taking every warm-up unit
+    while another is still starting."""
     import benchmark.minizoo  # noqa: F401
     import fennec.features  # noqa: F401
+    import fennec.metrics  # noqa: F401
+    from archi2vec._names import import_timm
 
+    import_timm()
     time.sleep(0.5)
     return os.getpid()
 
@@ -73,6 +78,8 @@ def _time(engine: Any, units: dict[str, Any], tasks: dict[str, Task], device: st
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--per-class", type=int, default=60, help="Images per class of each task.")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="Rounds of the three runs, interleaved (the machine's speed drifts between runs).")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--no-ray", action="store_true", help="Only the local run (e.g. on a machine without Ray).")
     args = parser.parse_args()
@@ -81,24 +88,34 @@ def main() -> None:
 
     from benchmark.minizoo import ZOO, model_spec
 
+    import fennec.metrics  # noqa: F401  (its BLAS libraries loaded before the limit: a later load escapes it)
+
     torch.set_num_threads(1)  # as a Ray unit that asks for one CPU (Ray sets its OMP_NUM_THREADS=1)
     threadpool_limits(1)
     tasks = _tasks(args.per_class)
     units = {f"{t}/{m}": (t, model_spec(m)) for t in tasks for m in ZOO}
     print(f"{len(units)} units ({len(ZOO)} models x {len(tasks)} tasks, {args.per_class * 5} images each), "
-          f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    walls, values = {}, {}
-    walls["local"], values["local"] = _time(LocalEngine(), units, tasks, args.device)
-    if not args.no_ray:
-        import ray
+          f"{args.repeats} rounds, load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    rounds = []
+    for _ in range(max(1, args.repeats)):
+        walls, values = {}, {}
+        walls["local"], values["local"] = _time(LocalEngine(), units, tasks, args.device)
+        if not args.no_ray:
+            import ray
 
-        for workers in (1, 2):
-            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
-            try:
-                walls[f"ray x{workers}"], values[f"ray x{workers}"] = _time(RayEngine(), units, tasks, args.device)
-            finally:
-                ray.shutdown()
-    _report(walls, values, len(units))
+            for workers in (1, 2):
+                ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+                try:
+                    walls[f"ray x{workers}"], values[f"ray x{workers}"] = _time(RayEngine(), units, tasks, args.device)
+                finally:
+                    ray.shutdown()
+        _report(walls, values, len(units))
+        rounds.append(walls)
+    if not args.no_ray:
+        speedups = [w["ray x1"] / w["ray x2"] for w in rounds]
+        print(f"speed-up of 2 workers over 1, per round: {', '.join(f'{x:.2f}x' for x in speedups)}; "
+              f"median {statistics.median(speedups):.2f}x")
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 def _report(walls: dict[str, float], values: dict[str, dict], n: int) -> None:
@@ -122,7 +139,6 @@ def _report(walls: dict[str, float], values: dict[str, dict], n: int) -> None:
             hours = CANDIDATES * (c + o) / gpus / 3600
             print(f"estimate, {CANDIDATES} candidates on {gpus:>3} GPUs (one unit at a time each, c={c:.3f} s, "
                   f"o={o:.3f} s): {hours:.2f} h")
-    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,10 @@ __all__ = ["LocalEngine"]
 
 def _limit_threads(threads: int) -> None:
     """Pool initializer: each of ``jobs`` processes gets its share of the cores (torch and BLAS alike), since
-    oversubscribed threads make every unit many times slower."""
+    oversubscribed threads make every unit many times slower. The environment covers BLAS libraries that load
+    later (SciPy's, with the first metric): ``threadpool_limits`` reaches only those already loaded."""
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[name] = str(threads)
     import torch
     from threadpoolctl import threadpool_limits
 

@@ -49,6 +49,19 @@ def test_process_pool_gives_the_serial_results_with_setup_once_per_process():
     assert os.getpid() not in pids and 1 <= len(pids) <= 2
 
 
+def _blas_threads(_: int) -> set[int]:
+    import scipy.linalg  # noqa: F401  (loaded after the pool's limit, as the metrics load it)
+    import threadpoolctl
+
+    return {lib["num_threads"] for lib in threadpoolctl.threadpool_info()}
+
+
+def test_pool_processes_keep_their_share_of_threads_in_libraries_loaded_later():
+    share = max(1, (os.cpu_count() or 1) // 2)
+    result = LocalEngine(jobs=2).map(_blas_threads, {"a": 0, "b": 1}, progress=False).check()
+    assert all(threads == {share} for threads in result.values.values())
+
+
 def test_engine_choice_from_options_and_config():
     assert isinstance(create_engine(), LocalEngine)
     assert create_engine(config={"engine": "local", "jobs": 2}).jobs == 2
