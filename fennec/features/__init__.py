@@ -7,7 +7,9 @@ by a registered name. The registry holds the EfficientNet-Lite0/1/2 ImageNet mod
 Features are the input of the classification head (found by name, see :func:`extract_features`), i.e. the pooled
 penultimate activations; the head's output is returned as logits. Results are cached on disk under
 ``fennec.config.cache_dir("features")``, keyed by the model's weights id, the preprocessing, the head and the
-hash of the (sub-sampled) task's images, so a second pass over the same images costs one file read.
+hash of the (sub-sampled) task's images, so a second pass over the same images costs one file read. A task's decoded and cropped pixels stay in memory for the next model with the same input
+geometry (``_decoded``; ``FENNEC_DECODED_CACHE_MB``, default 1024, bounds them), so scoring K candidates decodes
+the images once, not K times.
 
 One concept per module: :class:`PreprocessConfig` and :func:`preprocess_images` in ``_preprocess``; :class:`ModelSpec`
 and the registry in ``_registry``; the registered EfficientNet-Lite models in ``_lite``; :func:`load_state_dict` in
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 from fennec.features import _lite  # noqa: F401 (registers the EfficientNet-Lite models)
 from fennec.features._checkpoints import load_state_dict
+from fennec.features._decoded import clear_decoded
 from fennec.features._extract import extract_features, resolve_device
 from fennec.features._preprocess import (
     IMAGENET_MEAN,
@@ -48,6 +51,7 @@ __all__ = [
     "Features",
     "ModelSpec",
     "PreprocessConfig",
+    "clear_decoded",
     "extract_features",
     "get_model_spec",
     "list_models",

@@ -1,4 +1,4 @@
-"""The uncached forward passes: decode and preprocess (one batch ahead in a thread), run the model, collect.
+"""The uncached forward passes: the task's input batches (:mod:`fennec.features._decoded`), the model, collected.
 
 With a head, a forward hook on it captures its input (the penultimate feature) and its output (the logits);
 without one, the model's output is the feature (4-D outputs averaged over space).
@@ -6,8 +6,6 @@ without one, the model's output is the feature (4-D outputs averaged over space)
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -15,13 +13,12 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from fennec.errors import InputError
-from fennec.features._preprocess import PreprocessConfig, preprocess_images
+from fennec.features._decoded import input_batches
 from fennec.features._registry import ModelSpec
 from fennec.features._result import Features
 from fennec.tasks import Task
 
 __all__ = ["run"]
-
 
 
 def run(spec: ModelSpec, module: nn.Module, task: Task, batch_size: int, device: torch.device,
@@ -39,7 +36,7 @@ def run(spec: ModelSpec, module: nn.Module, task: Task, batch_size: int, device:
     start = time.perf_counter()
     bar = tqdm(total=task.n_images, unit="img", desc=f"features {spec.name}", disable=_disabled(progress))
     try:
-        for indices, batch, load_seconds in _batches(task, spec.preprocess, batch_size, prefetch):
+        for indices, batch, load_seconds in input_batches(task, spec.preprocess, batch_size, prefetch):
             timings["load"] += load_seconds
             tic = time.perf_counter()
             with torch.inference_mode():
@@ -68,30 +65,6 @@ def _flat(output: torch.Tensor) -> np.ndarray:
     if output.ndim == 4:  # (n, c, h, w) feature map: global average pool
         output = output.mean(dim=(2, 3))
     return output.reshape(output.shape[0], -1).float().cpu().numpy()
-
-
-def _batches(task: Task, config: PreprocessConfig, batch_size: int,
-             prefetch: bool) -> Iterator[tuple[np.ndarray, torch.Tensor, float]]:
-    """``(indices, input batch, seconds spent decoding and preprocessing it)``, one batch ahead when prefetching."""
-    source = task.iter_batches(batch_size, draft_size=config.resize_size)
-
-    def produce() -> tuple[np.ndarray, torch.Tensor, float] | None:
-        tic = time.perf_counter()
-        item = next(source, None)
-        if item is None:
-            return None
-        indices, images = item
-        return indices, preprocess_images(images, config), time.perf_counter() - tic
-
-    if not prefetch:
-        while (item := produce()) is not None:
-            yield item
-        return
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fennec-decode") as pool:
-        pending = pool.submit(produce)
-        while (item := pending.result()) is not None:
-            pending = pool.submit(produce)
-            yield item
 
 
 def _disabled(progress: bool | None) -> bool | None:

@@ -10,7 +10,7 @@ from PIL import Image
 
 from fennec.errors import InputError, UnknownNameError
 
-__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "PreprocessConfig", "preprocess_images"]
+__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "PreprocessConfig", "crop_pixels", "normalize_pixels", "preprocess_images"]
 
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -57,6 +57,15 @@ class PreprocessConfig:
 
 def preprocess_images(images: list[Image.Image], config: PreprocessConfig) -> torch.Tensor:
     """Resize, centre-crop and normalise RGB images into a float tensor of shape ``(n, 3, size, size)``."""
+    return normalize_pixels(torch.from_numpy(crop_pixels(images, config)), config)
+
+
+def crop_pixels(images: list[Image.Image], config: PreprocessConfig) -> np.ndarray:
+    """Resize the short side and centre-crop: ``uint8`` pixels of shape ``(n, size, size, 3)``.
+
+    The part of the preprocessing that depends on the images' files (and costs their decoding); models that differ
+    only in ``mean`` and ``std`` share its output (see :mod:`fennec.features._decoded`).
+    """
     size, short = config.input_size, config.resize_size
     resample = _INTERPOLATIONS[config.interpolation]
     arrays = []
@@ -67,7 +76,12 @@ def preprocess_images(images: list[Image.Image], config: PreprocessConfig) -> to
         resized = image.resize(new, resample)
         left, top = (new[0] - size) // 2, (new[1] - size) // 2
         arrays.append(np.asarray(resized.crop((left, top, left + size, top + size)), dtype=np.uint8))
-    batch = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).float().div_(255.0)
+    return np.stack(arrays)
+
+
+def normalize_pixels(pixels: torch.Tensor, config: PreprocessConfig) -> torch.Tensor:
+    """``uint8`` pixels ``(n, size, size, 3)`` to the model's normalised float input ``(n, 3, size, size)``."""
+    batch = pixels.permute(0, 3, 1, 2).float().div_(255.0)
     mean = torch.tensor(config.mean).view(1, 3, 1, 1)
     std = torch.tensor(config.std).view(1, 3, 1, 1)
     return batch.sub_(mean).div_(std)

@@ -310,11 +310,21 @@ class Task:
                     newly_bad.append((i, str(exc)))
             if kept:
                 yield np.asarray(kept, np.int64), images
+        self._warn_skipped(newly_bad)
+
+    def mark_unreadable(self, indices: Sequence[int], why: str = "unreadable when first decoded") -> None:
+        """Record images found unreadable by another pass over the same files (a cache of their decoded pixels):
+        the next passes skip them, and one :class:`SkippedImagesWarning` names those not reported yet."""
+        newly_bad = [(int(i), why) for i in indices if int(i) not in self._unreadable]
+        self._unreadable.update(i for i, _ in newly_bad)
+        self._warn_skipped(newly_bad)
+
+    def _warn_skipped(self, newly_bad: list[tuple[int, str]]) -> None:
         if newly_bad:
             shown = few([f"{self._describe(i)} ({why})" for i, why in newly_bad], "; ")
             warnings.warn(
                 f"Skipped {len(newly_bad)} unreadable image(s) of task {self.name!r}: {shown}",
-                SkippedImagesWarning, stacklevel=2,
+                SkippedImagesWarning, stacklevel=3,
             )
 
     def _decode(self, index: int, draft_size: int | None) -> Image.Image:
