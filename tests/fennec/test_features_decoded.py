@@ -7,8 +7,7 @@ import torch
 from _image_tasks import photos_task, truncate, write_folder
 from torch import nn
 
-from fennec.features import PreprocessConfig, extract_features
-from fennec.features import _decoded
+from fennec.features import PreprocessConfig, _decoded, extract_features
 from fennec.tasks import _task, load_task
 
 
