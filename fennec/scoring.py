@@ -20,8 +20,8 @@ if TYPE_CHECKING:
 __all__ = ["cannot_rank", "score_candidates", "score_model", "score_models"]
 
 
-def score_models(task: Any, models: list[Any], metric: str, *, batch_size: int = 32, device: str | None = None,
-                 cache: bool = True, engine: Engine | None = None) -> list[dict[str, Any]]:
+def score_models(task: Any, models: list[Any], metric: str, *, batch_size: int | None = None,
+                 device: str | None = None, cache: bool = True, engine: Engine | None = None) -> list[dict[str, Any]]:
     """Score every model on ``task`` with ``metric``; rows ``{rank, model, score, n_images, seconds}``, best first.
 
     ``models`` holds registered names (:func:`fennec.features.list_models`) or :class:`~fennec.features.ModelSpec`
@@ -75,8 +75,8 @@ def score_candidates(task: Any, models: list[Any], metric: str, *, engine: Engin
             runner.close()
 
 
-def score_model(task: Any, model: Any, *, metric: str, batch_size: int = 32, device: str | None = None,
-                cache: bool = True) -> dict[str, Any]:
+def score_model(task: Any, model: Any, *, metric: str, batch_size: int | None = None,
+                device: str | None = None, cache: bool = True) -> dict[str, Any]:
     """One unit of :func:`score_models`: ``{model, score, n_images, seconds}`` of ``model`` (a registered name or a
     :class:`~fennec.features.ModelSpec`)."""
     from fennec import metrics

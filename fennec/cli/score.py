@@ -25,13 +25,14 @@ Examples:
 @click.option("--models", default=None,
               help="Comma-separated model names (default: every registered model, fennec.features.list_models()).")
 @click.option("--json", "as_json", is_flag=True, help="Print the ranking as JSON.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True, help="Images per batch.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None,
+              help="Images per batch (default: by the model's input size, 64 at 224 px, 256 at 32 px).")
 @click.option("--device", default=None, help="Torch device (default: cuda when available, else cpu).")
 @click.option("--no-cache", is_flag=True, help="Recompute features even when they are cached.")
 @engine_options
 @workspace_option
 def command(task_dir: str, max_per_class: int, max_images: int, seed: int, metric: str, models: str | None,
-            as_json: bool, batch_size: int, device: str | None, no_cache: bool, engine: str | None,
+            as_json: bool, batch_size: int | None, device: str | None, no_cache: bool, engine: str | None,
             address: str | None, workspace: Path | None) -> None:
     """Score each model on the labelled images in TASK_DIR (DIR/<class name>/*.jpg or a path,label CSV).
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 from fennec.features import _lite  # noqa: F401 (registers the EfficientNet-Lite models)
 from fennec.features._checkpoints import load_state_dict
 from fennec.features._decoded import clear_decoded
-from fennec.features._extract import extract_features, resolve_device
+from fennec.features._extract import auto_batch_size, extract_features, resolve_device
 from fennec.features._preprocess import (
     IMAGENET_MEAN,
     IMAGENET_STD,
@@ -51,6 +51,7 @@ __all__ = [
     "Features",
     "ModelSpec",
     "PreprocessConfig",
+    "auto_batch_size",
     "clear_decoded",
     "extract_features",
     "get_model_spec",

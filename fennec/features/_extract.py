@@ -28,9 +28,10 @@ from fennec.features._registry import (
 from fennec.features._result import Features
 from fennec.tasks import Task
 
-__all__ = ["extract_features", "resolve_device"]
+__all__ = ["auto_batch_size", "extract_features", "resolve_device"]
 
 _HEAD_NAMES = ("fc", "classifier", "head", "_fc", "last_linear")
+_BATCH_PIXELS, _MIN_BATCH, _MAX_BATCH = 64 * 224 * 224, 16, 256
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
@@ -40,13 +41,20 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     return torch.device(device)
 
 
+def auto_batch_size(input_size: int) -> int:
+    """Images per forward pass for inputs of ``input_size`` px: about ``64 x 224 x 224`` pixels a batch, between 16
+    and 256 images. Activations grow with a batch's pixels, so the memory a batch takes stays about level across
+    input sizes, while small batches of small images would spend their time in per-call overhead."""
+    return int(min(_MAX_BATCH, max(_MIN_BATCH, _BATCH_PIXELS // input_size ** 2)))
+
+
 def extract_features(
     model: str | ModelSpec | nn.Module,
     task: Task,
     *,
     preprocess: PreprocessConfig | None = None,
     head: str | None = "auto",
-    batch_size: int = 32,
+    batch_size: int | None = None,
     device: str | torch.device | None = None,
     max_per_class: int | None = None,
     seed: int = 0,
@@ -69,8 +77,9 @@ def extract_features(
         module's ``get_classifier()`` (timm) or its first ``nn.Linear`` attribute among ``fc``, ``classifier``,
         ``head``, ``_fc``, ``last_linear``; ``None`` (or nothing found) takes the model output as the feature
         (4-D outputs are averaged over space).
-    batch_size : int, default=32
-        Images per forward pass.
+    batch_size : int, optional
+        Images per forward pass. Default: :func:`auto_batch_size` of the model's input size (256 images of 32 px,
+        64 of 224 px, 16 of 448 px and more).
     device : str or torch.device, optional
         Default: CUDA when available, else CPU.
     max_per_class : int, optional
@@ -88,9 +97,10 @@ def extract_features(
     -------
     Features
     """
-    if batch_size < 1:
+    if batch_size is not None and batch_size < 1:
         raise InputError(f"`batch_size` of extract_features must be a positive integer. Got {batch_size} instead.")
     spec, build = _resolve(model, preprocess, head)
+    batch_size = batch_size or auto_batch_size(spec.preprocess.input_size)
     keep = (task.sample_indices(max_per_class=max_per_class, max_images=None, seed=seed)
             if max_per_class else np.arange(task.n_images))
     sub = task if len(keep) == task.n_images else task.subset(keep)

@@ -136,3 +136,23 @@ def test_a_task_with_no_readable_image_is_an_input_error(tmp_path):
     task = load_task(tmp_path)
     with pytest.warns(UserWarning, match="Skipped 2 unreadable"), pytest.raises(InputError, match="No readable"):
         extract_features("efficientnet_lite0", task, cache=False, progress=False)
+
+
+def test_convolutional_networks_run_channels_last_with_the_same_features_and_keep_their_layout():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Conv2d(8, 8, 3, groups=8), nn.AdaptiveAvgPool2d(1),
+                        nn.Flatten())
+    task = digits_task([0, 1], per_class=3)
+    config = PreprocessConfig(input_size=16)
+    feats = extract_features(net, task, preprocess=config, head=None, cache=False, progress=False)
+    with torch.inference_mode():
+        expected = net(preprocess_images([task.load_image(i) for i in range(task.n_images)], config).contiguous())
+    np.testing.assert_allclose(feats.features, expected.numpy(), atol=1e-5)
+    assert all(p.is_contiguous() for p in net.parameters())  # the caller's module is given back as it was
+
+
+def test_batch_size_follows_the_input_size():
+    from fennec.features import auto_batch_size
+
+    assert auto_batch_size(32) == 256 and auto_batch_size(224) == 64 and auto_batch_size(448) == 16
+    assert auto_batch_size(300) < auto_batch_size(260) < auto_batch_size(224)
