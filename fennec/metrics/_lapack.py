@@ -27,7 +27,7 @@ import scipy.sparse
 import torch
 from scipy.linalg import get_blas_funcs, get_lapack_funcs
 
-__all__ = ["use_lapack", "serial_blas", "gram_lower", "mirror_lower", "class_sums", "row_sums_lower",
+__all__ = ["use_lapack", "serial_blas", "gram_lower", "matmul", "mirror_lower", "class_sums", "row_sums_lower",
            "Tridiagonal", "cholesky_solve_lower"]
 
 _controller = None  # threadpoolctl's view of the loaded BLAS libraries, built on first use
@@ -68,6 +68,21 @@ def gram_lower(a: np.ndarray, *, of_columns: bool = True) -> np.ndarray:
         mat, trans = np.ascontiguousarray(a).T, int(not of_columns)
     syrk, = get_blas_funcs(("syrk",), (mat,))
     return syrk(1.0, mat, trans=trans, lower=1)
+
+
+def matmul(a: np.ndarray, b: np.ndarray, *, transpose_a: bool = False) -> np.ndarray:
+    """``a @ b`` (or ``a.T @ b``) by one ``?gemm``, without copying ``a``.
+
+    SciPy's wrappers copy a C-ordered matrix into Fortran order first: for the (N, D) features that copy cost as
+    much as the product itself (N=5,000, D=1,024, 50 columns). A C-ordered ``a`` is passed as its Fortran-ordered
+    transpose with the transposition flag flipped instead; ``b`` is small and may be copied.
+    """
+    if a.flags.f_contiguous:
+        mat, trans = a, int(transpose_a)
+    else:
+        mat, trans = np.ascontiguousarray(a).T, int(not transpose_a)
+    gemm, = get_blas_funcs(("gemm",), (mat,))
+    return gemm(1.0, mat, b, trans_a=trans)
 
 
 def mirror_lower(g: np.ndarray) -> np.ndarray:

@@ -7,11 +7,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from scipy.linalg import get_blas_funcs
 
 from fennec.errors import InputError
 from fennec.metrics._docs import shared_docs
-from fennec.metrics._lapack import Tridiagonal, class_sums, gram_lower, serial_blas, use_lapack
+from fennec.metrics._lapack import Tridiagonal, class_sums, gram_lower, matmul, serial_blas, use_lapack
 from fennec.metrics._linalg import gram, one_hot, rank_cutoff
 from fennec.metrics._validation import (as_matrix, check_dtype, check_float, check_int, encode_labels,
                                         resolve_device)
@@ -153,8 +152,7 @@ def _cross_product(a: np.ndarray, y: np.ndarray) -> np.ndarray:
     codes = y.argmax(axis=1)
     if np.array_equal(y, np.eye(y.shape[1], dtype=y.dtype)[codes]):
         return class_sums(a, codes, y.shape[1]).T
-    gemm, = get_blas_funcs(("gemm",), (a,))
-    return gemm(1.0, a, y, trans_a=1)
+    return matmul(a, y, transpose_a=True)
 
 
 def _targets(labels: Any, n: int, *, device: torch.device, dtype: torch.dtype) -> torch.Tensor:

@@ -10,8 +10,8 @@ from scipy.linalg import get_blas_funcs
 
 from fennec.errors import InputError
 from fennec.metrics._docs import shared_docs
-from fennec.metrics._lapack import (cholesky_solve_lower, class_sums, gram_lower, mirror_lower, row_sums_lower,
-                                    serial_blas, use_lapack)
+from fennec.metrics._lapack import (cholesky_solve_lower, class_sums, gram_lower, matmul, mirror_lower,
+                                    row_sums_lower, serial_blas, use_lapack)
 from fennec.metrics._linalg import check_pca_components, class_means, gram, pca, spd_solve
 from fennec.metrics._validation import Labels, prepare
 
@@ -154,8 +154,7 @@ def _lda_proba_cpu(x: np.ndarray, codes: np.ndarray, counts: np.ndarray, *,
         s_w.flat[:: d + 1] += shrinkage * scale
         coef = cholesky_solve_lower(s_w, np.asfortranarray(means.T))  # (D, C) = (M W W^T)^T of the reference
     intercept = -0.5 * np.einsum("cd,dc->c", means, coef) + np.log(counts / n)
-    gemm, = get_blas_funcs(("gemm",), (x,))
-    logits = gemm(1.0, x, coef)
+    logits = matmul(x, coef)
     logits += intercept
     return _softmax(logits), shrinkage, means
 
