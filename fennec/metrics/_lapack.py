@@ -10,24 +10,30 @@ per-sample logits) run here instead of through torch, for two measured reasons (
   the same cores, each spinning while the next one works. Everything here goes through SciPy's OpenBLAS only.
   Only the large level-3 products (``?syrk``, ``?gemm``) use the threads BLAS is allowed; the reductions whose
   work is mostly matrix-vector products with a barrier per column (``?sytrd``, ``?potrf``) run in
-  :func:`serial_blas`: on a machine whose cores are busy with other work, a barrier waits for a descheduled thread
-  and the parallel reduction took 5x the single-threaded one.
+  :func:`reduction_blas`: on several threads only while the cores are free, since on a machine whose cores are
+  busy with other work a barrier waits for a descheduled thread and the parallel reduction took 5x the
+  single-threaded one.
 
 Every array function takes and returns NumPy arrays of one floating dtype (float32 or float64); the LAPACK
 prefix (``s``/``d``) follows it. Inputs are never written to.
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse
 import torch
 from scipy.linalg import get_blas_funcs, get_lapack_funcs
 
-__all__ = ["use_lapack", "serial_blas", "gram_lower", "matmul", "mirror_lower", "class_sums", "row_sums_lower",
+if TYPE_CHECKING:
+    from threadpoolctl import ThreadpoolController
+
+__all__ = ["use_lapack", "reduction_blas", "gram_lower", "matmul", "mirror_lower", "class_sums", "row_sums_lower",
            "Tridiagonal", "cholesky_solve_lower"]
 
 _controller = None  # threadpoolctl's view of the loaded BLAS libraries, built on first use
@@ -39,15 +45,42 @@ def use_lapack(x: torch.Tensor) -> bool:
 
 
 @contextmanager
-def serial_blas() -> Iterator[None]:
-    """Run the enclosed BLAS/LAPACK calls on one thread (the previous thread counts are restored on exit)."""
+def reduction_blas() -> Iterator[None]:
+    """Run the enclosed reductions (``?sytrd``, ``?potrf``) on BLAS's threads only while that many cores are free.
+
+    A reduction synchronises its threads once per column. On an idle machine two threads took 0.6x the time of one
+    (``?sytrd`` of 1,024 x 1,024); when other work held the cores, a barrier waited for a descheduled thread and the
+    parallel reduction took 5x. So the block runs on one thread unless the kernel's count of runnable threads
+    (``/proc/loadavg``, an instant figure: the load averages lag by a minute and count our own threads) is at most
+    BLAS's thread count, i.e. nothing but this process (its caller and BLAS's workers, which spin for a moment after
+    a product) wants the cores. Where that count cannot be read, one thread. The thread counts are restored on exit.
+    """
+    controller = _blas_controller()
+    threads = max((lib["num_threads"] for lib in controller.select(user_api="blas").info()), default=1)
+    if threads > 1 and _runnable_threads() <= min(threads, len(os.sched_getaffinity(0))):
+        yield
+        return
+    with controller.limit(limits=1, user_api="blas"):
+        yield
+
+
+def _blas_controller() -> ThreadpoolController:
+    """threadpoolctl's view of the loaded BLAS libraries, built on first use (it inspects every loaded library)."""
     global _controller
     if _controller is None:
         from threadpoolctl import ThreadpoolController
 
         _controller = ThreadpoolController()
-    with _controller.limit(limits=1, user_api="blas"):
-        yield
+    return _controller
+
+
+def _runnable_threads() -> int:
+    """Threads the kernel has runnable right now, machine-wide (the caller included); a large number if unknown."""
+    try:
+        with open("/proc/loadavg") as fh:
+            return int(fh.read().split()[3].split("/")[0])
+    except (OSError, ValueError, IndexError):
+        return 1 << 30
 
 
 def _check(info: int, routine: str) -> None:

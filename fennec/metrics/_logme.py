@@ -10,7 +10,8 @@ import torch
 
 from fennec.errors import InputError
 from fennec.metrics._docs import shared_docs
-from fennec.metrics._lapack import Tridiagonal, class_sums, gram_lower, matmul, serial_blas, use_lapack
+from fennec.metrics._lapack import (Tridiagonal, class_sums, gram_lower, matmul, reduction_blas,
+                                    use_lapack)
 from fennec.metrics._linalg import gram, one_hot, rank_cutoff
 from fennec.metrics._validation import (as_matrix, check_dtype, check_float, check_int, encode_labels,
                                         resolve_device)
@@ -124,7 +125,7 @@ def _evidence_tridiagonal(x: torch.Tensor, y: torch.Tensor, *, max_iter: int, to
     of_columns = n > d
     g = gram_lower(a, of_columns=of_columns)
     b = _cross_product(a, targets) if of_columns else targets
-    with serial_blas():
+    with reduction_blas():
         tri = Tridiagonal.reduce(g)
         evals = tri.eigvalsh()
         r = tri.rotate(b)

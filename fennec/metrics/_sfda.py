@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -11,7 +12,7 @@ from scipy.linalg import get_blas_funcs
 from fennec.errors import InputError
 from fennec.metrics._docs import shared_docs
 from fennec.metrics._lapack import (cholesky_solve_lower, class_sums, gram_lower, matmul, mirror_lower,
-                                    row_sums_lower, serial_blas, use_lapack)
+                                    reduction_blas, row_sums_lower, use_lapack)
 from fennec.metrics._linalg import check_pca_components, class_means, gram, pca, spd_solve
 from fennec.metrics._validation import Labels, prepare
 
@@ -19,6 +20,7 @@ __all__ = ["sfda"]
 
 _POWER_STEPS = 3  # the reference's power iterations for the largest eigenvalue of S_w
 _MIN_SHRINKAGE = 1e-10
+_ROW_BLOCK_ELEMENTS = 1 << 16  # 512 KiB of float64: a gathered block of rows is reused from L2 cache
 _CONSTANT_WITHIN_CLASSES = ("`features` of `sfda` are constant within every class: the within-class scatter is "
                             "zero.")
 _CONSTANT_HINT = "give at least one class two samples with different features"
@@ -121,42 +123,58 @@ def _sfda_cpu(x: np.ndarray, codes: np.ndarray, counts: np.ndarray) -> float:
     """:func:`sfda` on the CPU through SciPy's BLAS and LAPACK (:mod:`fennec.metrics._lapack`), in NumPy.
 
     The same steps as the torch route (:func:`_lda_proba` twice, ConfMix between them) on NumPy arrays: on the CPU
-    torch's row gathers and MKL's products took about 2.5x the time (see :mod:`fennec.metrics._lapack`).
+    torch's row gathers and MKL's products took about 2.5x the time (see :mod:`fennec.metrics._lapack`). One (N, D)
+    work buffer holds the centred features, then the mixed ones (centred in place): ``x`` may be the caller's array
+    and is never written, and each fresh (N, D) array costs page faults worth about a tenth of a ``?syrk``.
     """
-    proba, shrinkage, means = _lda_proba_cpu(x, codes, counts, shrinkage=None)
+    work = np.empty_like(x)
+    proba, shrinkage, means = _lda_proba_cpu(x, codes, counts, work, shrinkage=None)
     soft = _softmax(proba)  # the reference softens the probabilities themselves
     others = (means.sum(axis=0) - means) / (len(counts) - 1)
     keep = np.take_along_axis(soft, codes[:, None], axis=1)
-    mixed = np.take(others, codes, axis=0)  # x' = q x + (1 - q) nu, built in one new (N, D) buffer
-    mixed *= 1 - keep
-    mixed += keep * x
-    proba2, _, _ = _lda_proba_cpu(mixed, codes, counts, shrinkage=shrinkage)
+    for rows in _row_blocks(*x.shape):  # x' = q x + (1 - q) nu
+        np.multiply(x[rows], keep[rows], out=work[rows])
+        block = np.take(others, codes[rows], axis=0)
+        block *= 1 - keep[rows]
+        work[rows] += block
+    proba2, _, _ = _lda_proba_cpu(work, codes, counts, work, shrinkage=shrinkage)
     return float(np.take_along_axis(proba2, codes[:, None], axis=1).mean())
 
 
-def _lda_proba_cpu(x: np.ndarray, codes: np.ndarray, counts: np.ndarray, *,
+def _lda_proba_cpu(x: np.ndarray, codes: np.ndarray, counts: np.ndarray, work: np.ndarray, *,
                    shrinkage: float | None) -> tuple[np.ndarray, float, np.ndarray]:
-    """:func:`_lda_proba` in NumPy: the Gram product on BLAS's threads, the rest on one (``serial_blas``)."""
+    """:func:`_lda_proba` in NumPy: the Gram product on BLAS's threads, the solve in ``reduction_blas``.
+
+    The class-centred features are written to ``work``, which may be ``x`` itself (then ``x`` is centred in place).
+    """
     n, d = x.shape
     means = class_sums(x, codes, len(counts)) / counts[:, None]
-    centred = np.take(means, codes, axis=0)
-    np.subtract(x, centred, out=centred)
-    s_w = gram_lower(centred)  # lower triangle of sum_c n_c Cov_c
-    del centred
+    for rows in _row_blocks(n, d):
+        np.subtract(x[rows], np.take(means, codes[rows], axis=0), out=work[rows])
+    s_w = gram_lower(work)  # lower triangle of sum_c n_c Cov_c
     s_w /= n
     scale = np.trace(s_w) / d
     if not scale > 0:
         raise InputError(_CONSTANT_WITHIN_CLASSES, hint=_CONSTANT_HINT)
-    with serial_blas():
+    with reduction_blas():
         if shrinkage is None:
             shrinkage = _shrinkage(_largest_eigenvalue_lower(s_w))
         s_w *= 1 - shrinkage
         s_w.flat[:: d + 1] += shrinkage * scale
         coef = cholesky_solve_lower(s_w, np.asfortranarray(means.T))  # (D, C) = (M W W^T)^T of the reference
     intercept = -0.5 * np.einsum("cd,dc->c", means, coef) + np.log(counts / n)
-    logits = matmul(x, coef)
-    logits += intercept
+    # x coef = (x - mu_y) coef + mu_y coef: the logits from the centred features, so x itself may be gone. Every
+    # product goes through SciPy's BLAS: one of NumPy's (``@``) left its threads spinning through the next ?syrk.
+    logits = matmul(work, coef)
+    logits += np.take(matmul(means, coef) + intercept, codes, axis=0)
     return _softmax(logits), shrinkage, means
+
+
+def _row_blocks(n: int, d: int) -> Iterator[slice]:
+    """Slices of about ``_ROW_BLOCK_ELEMENTS`` elements of an (n, d) array: a gathered block stays in cache."""
+    step = max(1, _ROW_BLOCK_ELEMENTS // d)
+    for start in range(0, n, step):
+        yield slice(start, min(start + step, n))
 
 
 def _softmax(a: np.ndarray) -> np.ndarray:

@@ -1,17 +1,22 @@
 """The shared numerical helpers, and the memory-bounding block loops, which small tasks never split."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
+from threadpoolctl import threadpool_info, threadpool_limits
 
 import fennec.metrics._gbc
 import fennec.metrics._knn
+import fennec.metrics._lapack
 import fennec.metrics._linalg
 import fennec.metrics._nleep
 from _metric_tasks import make_task
 from fennec import metrics
-from fennec.metrics._lapack import Tridiagonal, cholesky_solve_lower, gram_lower, mirror_lower
+from fennec.metrics._lapack import (Tridiagonal, cholesky_solve_lower, gram_lower, matmul, mirror_lower,
+                                    reduction_blas)
 from fennec.metrics._linalg import class_blocks, gram, gram_blocks, spd_solve
 from fennec.metrics._validation import prepare
 
@@ -99,3 +104,34 @@ def test_gram_lower_reads_either_memory_order_without_changing_the_input():
         for of_columns, full in ((True, x.T @ x), (False, x @ x.T)):
             np.testing.assert_allclose(mirror_lower(gram_lower(a, of_columns=of_columns)), full, rtol=1e-12)
         assert np.array_equal(a, before)
+
+
+@pytest.mark.parametrize("transpose_a", [False, True])
+def test_matmul_reads_either_memory_order_without_changing_the_input(transpose_a):
+    rng = np.random.default_rng(1)
+    x, b = rng.normal(size=(30, 6)), rng.normal(size=(30 if transpose_a else 6, 4))
+    for a in (x, np.asfortranarray(x)):
+        before = a.copy()
+        np.testing.assert_allclose(matmul(a, b, transpose_a=transpose_a), (x.T if transpose_a else x) @ b,
+                                   rtol=1e-12)
+        assert np.array_equal(a, before)
+
+
+def _blas_threads() -> set[int]:
+    return {lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}
+
+
+def test_reductions_run_on_one_thread_while_other_work_holds_the_cores(monkeypatch):
+    monkeypatch.setattr(fennec.metrics._lapack, "_runnable_threads", lambda: 1 << 30)
+    with threadpool_limits(2, user_api="blas"):
+        with reduction_blas():
+            assert _blas_threads() == {1}
+        assert _blas_threads() == {2}  # restored
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two cores")
+def test_reductions_keep_blas_threads_while_the_cores_are_free(monkeypatch):
+    monkeypatch.setattr(fennec.metrics._lapack, "_runnable_threads", lambda: 1)
+    with threadpool_limits(2, user_api="blas"):
+        with reduction_blas():
+            assert _blas_threads() == {2}
