@@ -16,7 +16,7 @@ _HEADLINE = ("tau_w", "kendall", "rel@1", "regret@3", "hit@3")
 
 
 #: The calibration protocol's columns in the printed table (all are in the JSON).
-_CALIBRATION_COLUMNS = ("coverage@80", "coverage@90", "width@90", "p_hit@3", "hit@3")
+_CALIBRATION_COLUMNS = ("coverage@80", "coverage@90", "width@90", "p_hit@3", "hit@3", "location", "mean")
 
 
 def _columns(result: dict) -> list[str]:

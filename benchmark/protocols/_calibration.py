@@ -6,7 +6,10 @@ with ``k`` of its results revealed (seeded draws). Per held-out task and query k
 - ``coverage@L``: the share of the task's (unrevealed) models whose true value lies in the nominal ``L``% interval,
   for ``L`` in :data:`LEVELS`; ``width@90``: the median width of the 90% intervals, in the task's units;
 - ``p_hit@n`` and ``hit@n`` (n = 1, 3): the predicted chance that the top ``n`` holds the best model, and whether
-  it did; ``p_regret@3`` and ``regret@3``: predicted and realised best value minus the best of the top 3.
+  it did; ``p_regret@3`` and ``regret@3``: predicted and realised best value minus the best of the top 3;
+- ``location`` and ``mean``: the task's predicted level in its units (the values' centre the intervals are built
+  around) and the realised mean of its unrevealed models, so that a task whose whole level was mispredicted (every
+  interval misses on the same side) can be told from intervals that are too narrow.
 
 The mean over tasks compares nominal with empirical coverage and predicted with realised hit rates; the suite's
 report tabulates them and draws a reliability plot (``benchmark/reports.py``, ``benchmark/_plots.py``). Only methods
@@ -53,6 +56,7 @@ def _measures(prediction: Any, truth: pd.Series) -> dict[str, float]:
         out[f"hit@{n}"] = float(y[order[:n]].max() >= y.max())
     out["p_regret@3"] = float(prediction.expected_regret.get(3, np.nan))
     out["regret@3"] = float(y.max() - y[order[:3]].max())
+    out["location"], out["mean"] = float(prediction.location), float(y.mean())
     return out
 
 

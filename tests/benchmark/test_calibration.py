@@ -12,7 +12,10 @@ def test_calibration_measures_coverage_and_hit_rates_on_held_out_tasks():
     tasks = bench.targets[:2]
     results = calibration(bench, lambda: FennecMethod(min_steps=60, n_epochs=2), n_draws=2, tasks=tasks)
     assert set(results) == set(tasks)
-    for row in results.values():
+    for task, row in results.items():
+        # a cold query's unrevealed models are all of the task's: their mean is the task's own
+        assert np.isclose(row["cold:mean"], bench.records.loc[bench.records["task"] == task, "value"].mean())
+        assert np.isfinite(row["cold:location"]) and np.isfinite(row["k3:location"])
         for query in ("cold", "k3"):
             coverage = [row[f"{query}:coverage@{round(100 * lv)}"] for lv in LEVELS]
             assert all(0 <= c <= 1 for c in coverage) and np.all(np.diff(coverage) >= 0)  # nested intervals
