@@ -104,6 +104,7 @@ def fit_uncertainty(records: Records, z: np.ndarray, prior: np.ndarray, shrink: 
     order = np.argsort(records.task, kind="stable")
     starts = np.searchsorted(records.task[order], np.arange(n_tasks + 1))
     scores: dict[int, list[np.ndarray]] = {g: [] for g in K_GRID}
+    shares: dict[int, list[np.ndarray]] = {g: [] for g in K_GRID}  # of each task's weight 1
     problems = []
     for j in tasks:
         at = order[starts[j]:starts[j + 1]]
@@ -117,11 +118,16 @@ def fit_uncertainty(records: Records, z: np.ndarray, prior: np.ndarray, shrink: 
         held = _HeldOutTask(_leave_out(geometry, int(j), bias), weights, models, y, widths[models], fold,
                             float(weights @ location[others]), float(weights @ scale[others]))
         for k in K_GRID:
-            for revealed in _draws(len(models), k, rng):
+            draws = _draws(len(models), k, rng)
+            for revealed in draws:
                 r, row = held.solve(revealed)
                 scores[k].append(r)
+                # cold: a task weighs 1 (its values share its unknown level); revealed: each value weighs 1
+                shares[k].append(np.full(len(r), 1.0 / (len(r) * len(draws)) if k == 0 else 1.0))
                 problems.append(np.concatenate([[k, nearness], row]))
-    out.scores = {g: _capped(np.concatenate(s) if s else np.zeros(0), rng) for g, s in scores.items()}
+    for g in K_GRID:
+        out.scores[g], out.weights[g] = _capped(np.concatenate(scores[g]) if scores[g] else np.zeros(0),
+                                                np.concatenate(shares[g]) if shares[g] else np.zeros(0), rng)
     out.problems = np.array(problems) if problems else out.problems
     return out
 
@@ -159,10 +165,16 @@ def _draws(n: int, k: int, rng: np.random.Generator) -> list[np.ndarray]:
     return [np.sort(rng.choice(n, k, replace=False)) for _ in range(DRAWS)]
 
 
-def _capped(scores: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _capped(scores: np.ndarray, weights: np.ndarray,
+            rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """At most :data:`MAX_SCORES` scores (a seeded subsample, its weights rescaled to the same total), sorted."""
     if len(scores) > MAX_SCORES:
-        scores = rng.choice(scores, MAX_SCORES, replace=False)
-    return np.sort(scores)
+        keep = rng.choice(len(scores), MAX_SCORES, replace=False)
+        total = weights.sum()
+        scores, weights = scores[keep], weights[keep]
+        weights = weights * (total / weights.sum())
+    order = np.argsort(scores, kind="stable")
+    return scores[order], weights[order]
 
 
 @dataclass

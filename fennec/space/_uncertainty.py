@@ -10,9 +10,15 @@ new task would be, and what happened is kept:
   the values of the training tasks the cold-task kernel weighs (the history's spread on similar tasks).
 - **Intervals** (split conformal prediction; Vovk et al. 2005, Lei et al. 2018): the nonconformity of a held-out
   value ``y`` is ``|y - y_hat| / (sigma * w_m)``, ``w_m`` the model's width (how much its normalised value varies
-  across the training tasks, relative to the median model). At level ``1 - alpha`` the half-width is ``sigma * w_m``
-  times the ``ceil((n + 1)(1 - alpha))``-th smallest nonconformity of the problems with the same ``k``. Values of a
-  task are not independent, so the guarantee is marginal over tasks and models, not per task.
+  across the training tasks, relative to the median model). For cold queries the exchangeable units are tasks, not
+  values: a task's values share its level, and a task whose level the history mispredicts misses with all its values
+  at once. So every cold held-out task weighs 1 (its values share it), and at level ``1 - alpha`` the half-width is
+  ``sigma * w_m`` times the smallest nonconformity whose weighted share reaches ``(1 - alpha)(G + 1) / G`` with
+  ``G`` held-out tasks (the pooled task distributions of Dunn, Wasserman and Ramdas 2022, "Distribution-free
+  prediction sets for two-layer hierarchical models", with split conformal's finite-sample rank at the task
+  level). With revealed results the level is the task's own, and each value is a unit (the plain rank
+  ``ceil((n + 1)(1 - alpha))`` over ``n`` values). Infinite when the units cannot back the level (e.g. 95% from
+  ten tasks). The guarantee is marginal over tasks, not per task.
 - **Ranking confidence**: the held-out problems' hit@k (the best model is in the predicted top ``k``), regret@k
   (in units of ``sigma``) and, per predicted rank, whether that model is in the task's true top 3, averaged with
   weights ``exp(-((n_q - n_p) / h)^2)`` over how near problem and query are to their nearest training task
@@ -23,7 +29,7 @@ Cost per query: a few weighted means over the stored problems (at most a few tho
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -94,6 +100,9 @@ class Uncertainty:
         ``w_m`` of every model of the space (1 for models added without records).
     task_location, task_scale : ndarray of shape (n_tasks,)
         Mean and standard deviation of each training task's values (its units).
+    weights : dict of int to ndarray
+        Per :data:`K_GRID` value, each score's weight (aligned with ``scores``; a held-out task's weights sum to 1).
+        Missing: every score is its own unit (weight 1), the plain split-conformal rank over values.
     """
 
     scores: dict[int, np.ndarray]
@@ -101,22 +110,32 @@ class Uncertainty:
     model_width: np.ndarray
     task_location: np.ndarray
     task_scale: np.ndarray
+    weights: dict[int, np.ndarray] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ intervals
     def half_width(self, k: int, level: float) -> float:
         """The conformal quantile of |nonconformity| at ``level`` for queries with ``k`` revealed results (inf when
-        the history holds too few problems for that level)."""
-        magnitude = np.sort(np.abs(self._scores(k)))
-        n = len(magnitude)
-        rank = int(np.ceil((n + 1) * level))
-        return float(magnitude[rank - 1]) if 0 < rank <= n else float("inf")
+        the history holds too few held-out tasks for that level)."""
+        g = self._grid(k)
+        if g is None:
+            return float("inf")
+        magnitude = np.abs(self.scores[g])
+        weights = self.weights.get(g, np.ones(len(magnitude)))
+        order = np.argsort(magnitude, kind="stable")
+        units = float(weights.sum())  # G: held-out tasks (or values, without weights)
+        needed = level * (units + 1)
+        if needed > units * (1 + 1e-12):
+            return float("inf")
+        cumulative = np.cumsum(weights[order])
+        at = min(int(np.searchsorted(cumulative, needed * (1 - 1e-12))), len(order) - 1)
+        return float(magnitude[order[at]])
 
     def draws(self, k: int, size: int = 256) -> np.ndarray:
         """``size`` evenly spaced quantiles of the signed nonconformity, for expectations over a prediction's error."""
-        scores = self._scores(k)
-        if not len(scores):
+        g = self._grid(k)
+        if g is None:
             return np.zeros(1)
-        return np.quantile(scores, (np.arange(size) + 0.5) / size)
+        return np.quantile(self.scores[g], (np.arange(size) + 0.5) / size)
 
     def expected_gain(self, k: int, values: np.ndarray, spread: np.ndarray, best: float) -> np.ndarray:
         """``E[max(0, Y - best)]`` per model, ``Y = value + spread * e`` with ``e`` drawn from the held-out
@@ -125,11 +144,13 @@ class Uncertainty:
         e = self.draws(k, 128)
         return np.maximum(values[:, None] + spread[:, None] * e[None] - best, 0.0).mean(1)
 
-    def _scores(self, k: int) -> np.ndarray:
-        for g in sorted((g for g in self.scores if g <= k), reverse=True):  # fewer revealed: wider, so safe
+    def _grid(self, k: int) -> int | None:
+        """The grid value whose scores judge a query with ``k`` results: the largest one with scores (fewer
+        revealed results give wider intervals, so falling back is safe); None without any."""
+        for g in sorted((g for g in self.scores if g <= k), reverse=True):
             if len(self.scores[g]):
-                return self.scores[g]
-        return np.zeros(0)
+                return g
+        return None
 
     # ------------------------------------------------------------------ ranking confidence
     def ranking(self, k: int, nearness: float) -> dict[str, np.ndarray] | None:
@@ -162,11 +183,15 @@ class Uncertainty:
     # ------------------------------------------------------------------ persistence
     def to_arrays(self) -> dict[str, np.ndarray]:
         arrays = {f"scores.{g}": s for g, s in self.scores.items()}
+        arrays.update({f"weights.{g}": w for g, w in self.weights.items()})
         arrays.update(problems=self.problems, model_width=self.model_width, task_location=self.task_location,
                       task_scale=self.task_scale)
         return arrays
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> Uncertainty:
-        scores = {int(name.split(".", 1)[1]): v for name, v in arrays.items() if name.startswith("scores.")}
-        return cls(scores, arrays["problems"], arrays["model_width"], arrays["task_location"], arrays["task_scale"])
+        def by_grid(prefix: str) -> dict[int, np.ndarray]:
+            return {int(name.split(".", 1)[1]): v for name, v in arrays.items() if name.startswith(prefix)}
+
+        return cls(by_grid("scores."), arrays["problems"], arrays["model_width"], arrays["task_location"],
+                   arrays["task_scale"], by_grid("weights."))

@@ -67,3 +67,19 @@ def test_predict_task_survives_save_and_load(space, tmp_path):
 def test_predict_task_checks_levels(space):
     with pytest.raises(InputError, match="levels"):
         space.predict_task(levels=(0.9, 1.5))
+
+
+def test_cold_half_width_counts_held_out_tasks_not_values():
+    # nine tasks predicted well (10 values each, |error| <= 1) and one big task whose whole level was off (100
+    # values at 10): by values the off task is 53% of the scores, by tasks 10%.
+    well = [np.linspace(-1, 1, 10) for _ in range(9)]
+    scores = np.concatenate([*well, np.full(100, 10.0)])
+    weights = np.concatenate([np.full(90, 0.1), np.full(100, 0.01)])
+    order = np.argsort(scores, kind="stable")
+    unc = Uncertainty({0: scores[order]}, np.zeros((0, 18)), np.ones(3), np.zeros(3), np.ones(3),
+                      {0: weights[order]})
+    assert unc.half_width(0, 0.8) == 1.0  # 0.8 * 11 = 8.8 of the 9 well-predicted tasks' weight
+    assert unc.half_width(0, 0.9) == 10.0  # 0.9 * 11 = 9.9 tasks: the off task must be covered
+    assert unc.half_width(0, 0.95) == float("inf")  # 10 tasks cannot back 95%: 0.95 * 11 > 10
+    by_values = Uncertainty({0: scores[order]}, np.zeros((0, 18)), np.ones(3), np.zeros(3), np.ones(3))
+    assert by_values.half_width(0, 0.4) == 1.0 and by_values.half_width(0, 0.5) == 10.0
