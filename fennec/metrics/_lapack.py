@@ -19,13 +19,16 @@ prefix (``s``/``d``) follows it. Inputs are never written to.
 """
 from __future__ import annotations
 
+import ctypes
+import functools
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+import scipy.linalg.cython_lapack
 import scipy.sparse
 import torch
 from scipy.linalg import get_blas_funcs, get_lapack_funcs
@@ -33,10 +36,14 @@ from scipy.linalg import get_blas_funcs, get_lapack_funcs
 if TYPE_CHECKING:
     from threadpoolctl import ThreadpoolController
 
-__all__ = ["use_lapack", "reduction_blas", "gram_lower", "matmul", "mirror_lower", "class_sums", "row_sums_lower",
-           "Tridiagonal", "cholesky_solve_lower"]
+__all__ = ["use_lapack", "reduction_blas", "gram_lower", "widened_row_blocks", "matmul", "mirror_lower", "class_sums",
+           "row_sums_lower", "Tridiagonal", "cholesky_solve_lower"]
 
 _controller = None  # threadpoolctl's view of the loaded BLAS libraries, built on first use
+# widened_row_blocks: about 8 MiB of float64 per block, and enough rows that each block's ?syrk keeps BLAS's
+# kernel efficient (a ?syrk update of a few hundred rows re-reads the D x D result for little work).
+_WIDEN_BLOCK_ELEMENTS = 1 << 20
+_WIDEN_MIN_ROWS = 1024
 
 
 def use_lapack(x: torch.Tensor) -> bool:
@@ -83,14 +90,43 @@ def _runnable_threads() -> int:
         return 1 << 30
 
 
+@functools.cache
+def _cython_lapack(routine: str) -> Callable[..., None]:
+    """A LAPACK routine that SciPy exports to Cython (``scipy.linalg.cython_lapack``) but not to Python.
+
+    The capsule holds the routine's address in SciPy's own LAPACK (its OpenBLAS, 32-bit integers); the ctypes
+    function takes every argument by pointer, as Fortran does, and releases the GIL during the call. Through it an
+    array is passed by address with its own leading dimension, which SciPy's Python wrappers cannot (they copy any
+    sub-matrix into a contiguous array first).
+    """
+    capsule = scipy.linalg.cython_lapack.__pyx_capi__[routine]
+    api = ctypes.pythonapi
+    api.PyCapsule_GetName.restype, api.PyCapsule_GetName.argtypes = ctypes.c_char_p, [ctypes.py_object]
+    api.PyCapsule_GetPointer.restype = ctypes.c_void_p
+    api.PyCapsule_GetPointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
+    address = api.PyCapsule_GetPointer(capsule, api.PyCapsule_GetName(capsule))
+    return ctypes.CFUNCTYPE(None)(address)
+
+
+def _by_ref(*values: bytes | int) -> list[ctypes._CArgObject]:
+    """Fortran's by-reference arguments: a character (bytes) or a 32-bit integer each."""
+    return [ctypes.byref(ctypes.c_char(v) if isinstance(v, bytes) else ctypes.c_int(v)) for v in values]
+
+
+def _prefix(a: np.ndarray) -> str:
+    """LAPACK's type prefix of a float32 or float64 array."""
+    return {np.dtype(np.float32): "s", np.dtype(np.float64): "d"}[a.dtype]
+
+
 def _check(info: int, routine: str) -> None:
     if info != 0:
         raise RuntimeError(f"LAPACK's ?{routine} failed (info={info}).")
 
 
-def gram_lower(a: np.ndarray, *, of_columns: bool = True) -> np.ndarray:
+def gram_lower(a: np.ndarray, *, of_columns: bool = True, add_to: np.ndarray | None = None) -> np.ndarray:
     """``a^T a`` (``of_columns``) or ``a a^T`` by one ``?syrk``: the lower triangle, Fortran-ordered; the strict
-    upper triangle is zero.
+    upper triangle is zero. With ``add_to`` (such a triangle, of ``a``'s dtype) the product is added into it in
+    place and it is returned.
 
     ``?syrk`` computes ``A A^T`` (trans=0) or ``A^T A`` (trans=1) of a Fortran-ordered A; the view of ``a`` that is
     Fortran-ordered already is used, so that the (N, D) features are not copied.
@@ -100,7 +136,31 @@ def gram_lower(a: np.ndarray, *, of_columns: bool = True) -> np.ndarray:
     else:
         mat, trans = np.ascontiguousarray(a).T, int(not of_columns)
     syrk, = get_blas_funcs(("syrk",), (mat,))
-    return syrk(1.0, mat, trans=trans, lower=1)
+    if add_to is None:
+        return syrk(1.0, mat, trans=trans, lower=1)
+    return syrk(1.0, mat, trans=trans, lower=1, beta=1.0, c=add_to, overwrite_c=1)
+
+
+def widened_row_blocks(a: np.ndarray, dtype: np.dtype) -> Iterator[tuple[slice, np.ndarray]]:
+    """``a``'s rows in blocks, as ``dtype``: ``(rows, block)`` pairs; ``a`` itself, once, when it has that dtype.
+
+    Float32 features scored in float64 are widened a block at a time into one reused buffer of about
+    ``_WIDEN_BLOCK_ELEMENTS`` (8 MiB), instead of into an (N, D) copy: a fresh copy's pages cost the kernel as much
+    time to zero as the widening itself, and each block is used (``?syrk``, class sums) while it is in cache. A
+    block is only valid until the next one is yielded.
+    """
+    dtype = np.dtype(dtype)
+    n, d = a.shape
+    if a.dtype == dtype:
+        yield slice(0, n), a
+        return
+    step = min(n, max(_WIDEN_MIN_ROWS, _WIDEN_BLOCK_ELEMENTS // d))
+    buffer = np.empty((step, d), dtype=dtype)
+    for start in range(0, n, step):
+        rows = slice(start, min(start + step, n))
+        block = buffer[:rows.stop - start]
+        np.copyto(block, a[rows])
+        yield rows, block
 
 
 def matmul(a: np.ndarray, b: np.ndarray, *, transpose_a: bool = False) -> np.ndarray:
@@ -180,19 +240,29 @@ class Tridiagonal:
         return cls(diag, offdiag, reflectors, tau)
 
     def rotate(self, b: np.ndarray) -> np.ndarray:
-        """``Q^T b`` for ``b`` of shape (m, k) (a new Fortran-ordered array).
-
-        Reflector i acts on rows i+1..m, its vector stored below the subdiagonal of column i: LAPACK's ?ormtr for
-        the lower triangle is ?ormqr on those reflectors applied to rows 2..m (?ormtr is not in SciPy).
-        """
+        """``Q^T b`` for ``b`` of shape (m, k) (a new Fortran-ordered array), by ``?ormtr`` on the reflectors in
+        place (:func:`_cython_lapack`: SciPy has no Python wrapper, and emulating it by ``?ormqr`` copied the
+        m x m reflectors' sub-matrix first)."""
         rotated = np.array(b, dtype=self.diag.dtype, order="F")
-        vectors = np.asfortranarray(self.reflectors[1:, :-1])
-        ormqr, = get_lapack_funcs(("ormqr",), (vectors,))
-        _, work, info = ormqr("L", "T", vectors, self.tau, rotated[1:], lwork=-1)
-        _check(info, "ormqr")
-        head, _, info = ormqr("L", "T", vectors, self.tau, rotated[1:], lwork=int(work[0].real))
-        _check(info, "ormqr")
-        rotated[1:] = head
+        reflectors = np.asfortranarray(self.reflectors)  # (already Fortran-ordered: ?sytrd's output)
+        m, k = rotated.shape
+        ormtr = _cython_lapack(_prefix(rotated) + "ormtr")
+        info = ctypes.c_int(0)
+
+        def call(work: np.ndarray, lwork: int) -> None:
+            side, uplo, trans, m_, k_, lda = _by_ref(b"L", b"L", b"T", m, k, m)
+            ldc, lwork_ = _by_ref(m, lwork)
+            ormtr(side, uplo, trans, m_, k_, reflectors.ctypes.data_as(ctypes.c_void_p), lda,
+                  self.tau.ctypes.data_as(ctypes.c_void_p), rotated.ctypes.data_as(ctypes.c_void_p), ldc,
+                  work.ctypes.data_as(ctypes.c_void_p), lwork_, ctypes.byref(info))
+            _check(info.value, "ormtr")
+
+        query = np.zeros(1, dtype=rotated.dtype)
+        call(query, -1)
+        # ?ormtr's query leaves out the 65 x 64 block-reflector buffer that the ?ormqr it calls needs on top: with
+        # only the size queried, ?ormqr falls back to its unblocked loop (2x the time on one thread, 8x on two).
+        lwork = max(int(query[0]), k * 64 + 65 * 64)
+        call(np.empty(lwork, dtype=rotated.dtype), lwork)
         return rotated
 
     def eigvalsh(self) -> np.ndarray:

@@ -3,15 +3,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
 
 from fennec.errors import InputError
 from fennec.metrics._docs import shared_docs
-from fennec.metrics._lapack import (Tridiagonal, class_sums, gram_lower, matmul, reduction_blas,
-                                    use_lapack)
+from fennec.metrics._lapack import (Tridiagonal, class_sums, gram_lower, matmul, reduction_blas, use_lapack,
+                                    widened_row_blocks)
 from fennec.metrics._linalg import gram, one_hot, rank_cutoff
 from fennec.metrics._validation import (as_matrix, check_dtype, check_float, check_int, encode_labels,
                                         resolve_device)
@@ -19,6 +19,7 @@ from fennec.metrics._validation import (as_matrix, check_dtype, check_float, che
 __all__ = ["logme"]
 
 _EPS = 1e-5  # the reference's guard in the alpha and beta updates
+Array = TypeVar("Array", np.ndarray, torch.Tensor)  # the fixed point runs in NumPy (CPU route) or torch
 
 
 @shared_docs
@@ -86,11 +87,22 @@ def logme(features: Any, labels: Any, *, device: str | torch.device | None = Non
     dtype = check_dtype(dtype, "logme")
     max_iter = check_int(max_iter, "max_iter", "logme", low=1)
     tol = check_float(tol, "tol", "logme", low=0.0)
-    x = as_matrix(features, name="features", metric="logme", device=dev, dtype=dtype)
+    x = as_matrix(features, name="features", metric="logme", device=dev, dtype=_storage_dtype(features, dtype, dev))
     y = _targets(labels, x.shape[0], device=dev, dtype=dtype)
-    route = _evidence_tridiagonal if use_lapack(x) else _evidence_eigh
-    evidence = route(x, y, max_iter=max_iter, tol=tol)
+    if use_lapack(x):
+        evidence = _evidence_tridiagonal(x, y, max_iter=max_iter, tol=tol)
+    else:
+        evidence = _evidence_eigh(x.to(dtype), y, max_iter=max_iter, tol=tol)
     return float((evidence / x.shape[0]).mean())
+
+
+def _storage_dtype(features: Any, dtype: torch.dtype, device: torch.device) -> torch.dtype:
+    """The dtype the validated features are held in: float32 features scored in float64 on the CPU stay float32
+    (the CPU route widens them a block of rows at a time, :func:`~fennec.metrics._lapack.widened_row_blocks`);
+    otherwise ``dtype``."""
+    is_float32 = (features.dtype == torch.float32 if isinstance(features, torch.Tensor)
+                  else getattr(features, "dtype", None) == np.float32)
+    return torch.float32 if is_float32 and device.type == "cpu" and dtype == torch.float64 else dtype
 
 
 def _evidence_eigh(x: torch.Tensor, y: torch.Tensor, *, max_iter: int, tol: float) -> torch.Tensor:
@@ -121,46 +133,57 @@ def _evidence_tridiagonal(x: torch.Tensor, y: torch.Tensor, *, max_iter: int, to
     reduction itself). Only the Gram product uses several BLAS threads (see :mod:`fennec.metrics._lapack`).
     """
     n, d = x.shape
-    a, targets = x.numpy(), y.numpy()
+    a, targets = x.numpy(), y.numpy()  # `a` may be float32 features scored in float64: widened as it is read
     of_columns = n > d
-    g = gram_lower(a, of_columns=of_columns)
-    b = _cross_product(a, targets) if of_columns else targets
+    if of_columns:
+        g, b = _gram_and_cross_product(a, targets)
+    else:
+        g, b = gram_lower(a.astype(targets.dtype, copy=False), of_columns=False), targets
     with reduction_blas():
         tri = Tridiagonal.reduce(g)
         evals = tri.eigvalsh()
         r = tri.rotate(b)
     _check_not_all_zero(float(evals[-1]))
-    sigma = torch.from_numpy(evals[evals > evals[-1] * rank_cutoff(n, d, x.dtype)])
+    sigma = evals[evals > evals[-1] * rank_cutoff(n, d, y.dtype)]
     norms = np.einsum("ij,ij->j", targets, targets)
 
-    def terms(t: torch.Tensor, active: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        idx = active.nonzero().ravel().numpy()
-        shift = t.numpy()[idx]
+    def terms(t: np.ndarray, active: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        idx = active.nonzero()[0]
+        shift = t[idx]
         s = tri.solve_shifted(shift, r[:, idx])
         rs, ss = np.einsum("ji,ij->i", r[:, idx], s), np.einsum("ij,ij->i", s, s)
-        m2, res2 = np.zeros_like(t.numpy()), np.zeros_like(t.numpy())
+        m2, res2 = np.zeros_like(t), np.zeros_like(t)
         if of_columns:
             m2[idx], res2[idx] = ss, np.maximum(norms[idx] - rs - shift * ss, 0)
         else:
             m2[idx], res2[idx] = np.maximum(rs - shift * ss, 0), shift * shift * ss
-        return _gamma(sigma, t), torch.from_numpy(m2), torch.from_numpy(res2)
+        return _gamma(sigma, t), m2, res2
 
-    return _max_evidence(terms, sigma, b.shape[1], n=n, d=d, max_iter=max_iter, tol=tol)
+    return torch.from_numpy(_max_evidence(terms, sigma, b.shape[1], n=n, d=d, max_iter=max_iter, tol=tol))
 
 
-def _cross_product(a: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """``a^T y`` (D, T): one pass of per-class sums when ``y`` holds class indicators, else one ``?gemm``."""
+def _gram_and_cross_product(a: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``a^T a`` (:func:`~fennec.metrics._lapack.gram_lower`'s lower triangle) and ``a^T y`` (D, T) in ``y``'s
+    dtype, in one pass over the rows of ``a``: per-class sums when ``y`` holds class indicators, else ``?gemm``."""
     codes = y.argmax(axis=1)
-    if np.array_equal(y, np.eye(y.shape[1], dtype=y.dtype)[codes]):
-        return class_sums(a, codes, y.shape[1]).T
-    return matmul(a, y, transpose_a=True)
+    indicators = np.array_equal(y, np.eye(y.shape[1], dtype=y.dtype)[codes])
+    g, cross = None, np.zeros((a.shape[1], y.shape[1]), dtype=y.dtype)
+    for rows, block in widened_row_blocks(a, y.dtype):
+        g = gram_lower(block, add_to=g)
+        cross += (class_sums(block, codes[rows], y.shape[1]).T if indicators
+                  else matmul(block, y[rows], transpose_a=True))
+    return g, cross
 
 
 def _targets(labels: Any, n: int, *, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
     """Indicator columns of the classes, or the real-valued target columns of a 2-D ``labels``."""
     is_2d = (labels.ndim if isinstance(labels, torch.Tensor) else np.ndim(labels)) == 2
     if not is_2d:
-        return one_hot(encode_labels(labels, n, metric="logme", device=device), dtype)
+        codes = encode_labels(labels, n, metric="logme", device=device)
+        if device.type == "cpu":  # one NumPy gather: torch's one_hot and cast took 10x as long on the CPU
+            eye = np.eye(codes.n_classes, dtype=torch.empty(0, dtype=dtype).numpy().dtype)
+            return torch.from_numpy(eye[codes.codes.numpy()])
+        return one_hot(codes, dtype)
     y = as_matrix(labels, name="labels", metric="logme", device=device, dtype=dtype)
     if y.shape[0] != n:
         raise InputError(f"`labels` of `logme` must have one row per row of the features ({n}). "
@@ -215,41 +238,45 @@ def _posterior_terms(t: torch.Tensor, sigma: torch.Tensor, x2: torch.Tensor,
     return gamma, m2, res2
 
 
-def _gamma(sigma: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    """``gamma = sum_i sigma_i / (sigma_i + t)`` for every target's ``t``."""
-    return sigma @ torch.reciprocal(sigma[:, None] + t)
+def _gamma(sigma: Array, t: Array) -> Array:
+    """``gamma = sum_i sigma_i / (sigma_i + t)`` for every target's ``t`` (NumPy arrays or tensors)."""
+    return sigma @ (1.0 / (sigma[:, None] + t))
 
 
-def _log_evidence(alpha: torch.Tensor, beta: torch.Tensor, m2: torch.Tensor, res2: torch.Tensor,
-                  sigma: torch.Tensor, n: int, d: int) -> torch.Tensor:
+def _log_evidence(alpha: Array, beta: Array, m2: Array, res2: Array, sigma: Array, n: int, d: int) -> Array:
     """The evidence formula, with the exact log-determinant (the D - k zero eigenvalues contribute log alpha)."""
-    logdet = torch.log(alpha + beta * sigma[:, None]).sum(dim=0) + (d - sigma.shape[0]) * torch.log(alpha)
-    return (d / 2 * torch.log(alpha) + n / 2 * torch.log(beta) - logdet / 2 - beta / 2 * res2 - alpha / 2 * m2
+    log = np.log if isinstance(sigma, np.ndarray) else torch.log
+    logdet = log(alpha + beta * sigma[:, None]).sum(axis=0) + (d - sigma.shape[0]) * log(alpha)
+    return (d / 2 * log(alpha) + n / 2 * log(beta) - logdet / 2 - beta / 2 * res2 - alpha / 2 * m2
             - n / 2 * math.log(2 * math.pi))
 
 
-Terms = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
+Terms = Callable[[Array, Array], tuple[Array, Array, Array]]
 
 
-def _max_evidence(terms: Terms, sigma: torch.Tensor, n_targets: int, *, n: int, d: int, max_iter: int,
-                  tol: float) -> torch.Tensor:
+def _max_evidence(terms: Terms, sigma: Array, n_targets: int, *, n: int, d: int, max_iter: int,
+                  tol: float) -> Array:
     """Fixed-point maximisation of the evidence, all targets together; returns the evidence per target (T,).
 
     ``terms(t, active)`` gives ``gamma``, ``m2`` and ``res2`` at ``t = alpha / beta`` (T,); entries of targets that
-    are no longer ``active`` are not used.
+    are no longer ``active`` are not used. Arrays are NumPy's on the CPU route and torch's on the other: on the CPU
+    a few dozen tiny torch operations woke torch's thread pool while BLAS's threads still spun, and took longer
+    than the tridiagonal solves they wrap.
     """
-    ones = torch.ones(n_targets, dtype=sigma.dtype, device=sigma.device)
-    alpha, beta, m2, res2 = ones, ones.clone(), torch.zeros_like(ones), torch.zeros_like(ones)
-    active = torch.ones_like(ones, dtype=torch.bool)
+    xp = np if isinstance(sigma, np.ndarray) else torch
+    ones = (np.ones(n_targets, dtype=sigma.dtype) if xp is np
+            else torch.ones(n_targets, dtype=sigma.dtype, device=sigma.device))
+    alpha, beta, m2, res2 = ones, ones * 1, ones * 0, ones * 0
+    active = ones > 0
     for _ in range(max_iter):
         t = alpha / beta
         gamma, m2_new, res2_new = terms(t, active)
         alpha_new = gamma / (m2_new + _EPS)
         beta_new = (n - gamma) / (res2_new + _EPS)
         # Converged targets keep the values of the iteration where they stopped, as the reference's `break` does.
-        alpha, beta = torch.where(active, alpha_new, alpha), torch.where(active, beta_new, beta)
-        m2, res2 = torch.where(active, m2_new, m2), torch.where(active, res2_new, res2)
-        active = active & ((alpha_new / beta_new - t).abs() / t > tol)
+        alpha, beta = xp.where(active, alpha_new, alpha), xp.where(active, beta_new, beta)
+        m2, res2 = xp.where(active, m2_new, m2), xp.where(active, res2_new, res2)
+        active = active & (abs(alpha_new / beta_new - t) / t > tol)
         if not bool(active.any()):
             break
     return _log_evidence(alpha, beta, m2, res2, sigma, n, d)

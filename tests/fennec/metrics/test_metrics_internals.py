@@ -16,7 +16,7 @@ import fennec.metrics._nleep
 from _metric_tasks import make_task
 from fennec import metrics
 from fennec.metrics._lapack import (Tridiagonal, cholesky_solve_lower, gram_lower, matmul, mirror_lower,
-                                    reduction_blas)
+                                    reduction_blas, widened_row_blocks)
 from fennec.metrics._linalg import class_blocks, gram, gram_blocks, spd_solve
 from fennec.metrics._validation import prepare
 
@@ -95,6 +95,50 @@ def test_shifted_tridiagonal_solves_equal_dense_solves(shift):
         dense = np.linalg.solve(g + t * np.eye(6), b[:, j])
         assert np.linalg.norm(solved[j]) == pytest.approx(np.linalg.norm(dense), rel=1e-9)
         assert solved[j] @ q_t_b[:, j] == pytest.approx(dense @ b[:, j], rel=1e-9)
+
+
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-10), (np.float32, 1e-3)])
+def test_rotate_applies_the_reduction_s_orthogonal_transform(dtype, rtol):
+    # m = 200 > 64 rows: ?ormtr's blocked path (the one that needs the extra workspace) is the one exercised
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(300, 200)).astype(dtype)
+    g = (x.T @ x).astype(np.float64)
+    tri = Tridiagonal.reduce(gram_lower(x))
+    t = np.diag(tri.diag) + np.diag(tri.offdiag, 1) + np.diag(tri.offdiag, -1)
+    b = rng.normal(size=(200, 5))
+    q_t_b = tri.rotate(b)
+    assert q_t_b.dtype == dtype and q_t_b.flags.f_contiguous
+    np.testing.assert_allclose(np.linalg.norm(q_t_b, axis=0), np.linalg.norm(b, axis=0), rtol=rtol)
+    scale = np.abs(t).max() * np.abs(b).max()  # Q^T G b = T Q^T b
+    np.testing.assert_allclose(tri.rotate(g @ b) / scale, t @ q_t_b / scale, atol=rtol)
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_widened_row_blocks_cover_the_rows_in_order_and_add_up_to_the_gram(monkeypatch, order):
+    monkeypatch.setattr(fennec.metrics._lapack, "_WIDEN_MIN_ROWS", 7)
+    monkeypatch.setattr(fennec.metrics._lapack, "_WIDEN_BLOCK_ELEMENTS", 1)
+    x = np.asarray(np.random.default_rng(5).normal(size=(30, 6)), dtype=np.float32, order=order)
+    g, seen = None, []
+    for rows, block in widened_row_blocks(x, np.float64):
+        assert block.dtype == np.float64
+        np.testing.assert_array_equal(block, x[rows])
+        seen.extend(range(rows.start, rows.stop))
+        g = gram_lower(block, add_to=g)
+    assert seen == list(range(30))
+    np.testing.assert_allclose(mirror_lower(g), x.T.astype(np.float64) @ x, rtol=1e-12)
+    same = list(widened_row_blocks(x.astype(np.float64), np.float64))  # nothing to widen: the array itself
+    assert len(same) == 1 and same[0][0] == slice(0, 30)
+
+
+@pytest.mark.parametrize("targets", ["classes", "real"])
+def test_logme_of_float32_features_widened_in_blocks_equals_logme_of_their_float64_copy(monkeypatch, targets):
+    x, y = make_task(n=120, d=10, c=4)
+    x32 = x.astype(np.float32)
+    labels = y if targets == "classes" else np.random.default_rng(6).normal(size=(120, 3))
+    whole = metrics.logme(x32.astype(np.float64), labels)
+    monkeypatch.setattr(fennec.metrics._lapack, "_WIDEN_MIN_ROWS", 25)  # 5 blocks
+    assert metrics.logme(x32, labels) == pytest.approx(whole, rel=1e-12)
+    assert metrics.logme(torch.from_numpy(x32), labels) == pytest.approx(whole, rel=1e-12)
 
 
 def test_gram_lower_reads_either_memory_order_without_changing_the_input():
