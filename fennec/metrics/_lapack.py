@@ -260,7 +260,8 @@ class Tridiagonal:
         query = np.zeros(1, dtype=rotated.dtype)
         call(query, -1)
         # ?ormtr's query leaves out the 65 x 64 block-reflector buffer that the ?ormqr it calls needs on top: with
-        # only the size queried, ?ormqr falls back to its unblocked loop (2x the time on one thread, 8x on two).
+        # only the size queried, ?ormqr falls back to its unblocked loop (m = 1,024, 50 columns: 2x the time on
+        # one thread, 14x on two).
         lwork = max(int(query[0]), k * 64 + 65 * 64)
         call(np.empty(lwork, dtype=rotated.dtype), lwork)
         return rotated

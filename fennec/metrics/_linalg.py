@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import numpy as np
 import torch
 
 from fennec.metrics._lapack import gram_lower, mirror_lower
@@ -19,7 +20,13 @@ MAX_BLOCK_ELEMENTS = 2**26
 
 
 def one_hot(labels: Labels, dtype: torch.dtype) -> torch.Tensor:
-    """The (N, C) indicator matrix of the classes."""
+    """The (N, C) indicator matrix of the classes.
+
+    On the CPU, one NumPy gather of identity rows: torch's ``one_hot`` and cast wake torch's thread pool, which
+    competes there with BLAS's still-spinning threads (as in LogME's fixed point)."""
+    numpy_dtype = {torch.float32: np.float32, torch.float64: np.float64}.get(dtype)
+    if labels.codes.device.type == "cpu" and numpy_dtype is not None:
+        return torch.from_numpy(np.eye(labels.n_classes, dtype=numpy_dtype)[labels.codes.numpy()])
     return torch.nn.functional.one_hot(labels.codes, labels.n_classes).to(dtype)
 
 

@@ -179,11 +179,7 @@ def _targets(labels: Any, n: int, *, device: torch.device, dtype: torch.dtype) -
     """Indicator columns of the classes, or the real-valued target columns of a 2-D ``labels``."""
     is_2d = (labels.ndim if isinstance(labels, torch.Tensor) else np.ndim(labels)) == 2
     if not is_2d:
-        codes = encode_labels(labels, n, metric="logme", device=device)
-        if device.type == "cpu":  # one NumPy gather: torch's one_hot and cast took 10x as long on the CPU
-            eye = np.eye(codes.n_classes, dtype=torch.empty(0, dtype=dtype).numpy().dtype)
-            return torch.from_numpy(eye[codes.codes.numpy()])
-        return one_hot(codes, dtype)
+        return one_hot(encode_labels(labels, n, metric="logme", device=device), dtype)
     y = as_matrix(labels, name="labels", metric="logme", device=device, dtype=dtype)
     if y.shape[0] != n:
         raise InputError(f"`labels` of `logme` must have one row per row of the features ({n}). "
