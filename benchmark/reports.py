@@ -11,8 +11,11 @@ A suite file::
       - {protocol: few-shot, k: 3}
       - {protocol: budget, budgets: [1, 3, 5]}
       - {protocol: cold-model, seeds: 5}
-      - {protocol: learning-curve, fractions: [0.25, 0.5, 1.0], seeds: 3}
+      - {protocol: learning-curve, fractions: [0.25, 0.5, 1.0], seeds: 3, benchmarks: [shift]}
       - {protocol: calibration}
+
+A run's ``benchmarks`` and ``methods`` (optional) keep it to those of the suite's that it names: a costly protocol
+need not run everywhere.
 
 A method that needs what a benchmark lacks (published scores, image embeddings, card attributes) is skipped for it,
 and the report's "Not run" table says why. A ``learning-curve`` run (``fractions: [0.25, 0.5, 1.0]``, ``seeds: 3``)
@@ -76,13 +79,17 @@ def headline_measure(result: dict[str, Any]) -> str:
     return "tau_w"
 
 
+#: Keys of a suite's run that choose where it runs, not how the protocol runs.
+_RUN_SCOPE = frozenset({"benchmarks", "methods"})
+
+
 def _run_label(run: dict[str, Any]) -> str:
-    options = ", ".join(f"{k}={v}" for k, v in run.items() if k != "protocol")
+    options = ", ".join(f"{k}={v}" for k, v in run.items() if k != "protocol" and k not in _RUN_SCOPE)
     return f"{run['protocol']} ({options})" if options else run["protocol"]
 
 
 def _protocol_options(run: dict[str, Any]) -> dict[str, Any]:
-    options = {k: v for k, v in run.items() if k not in {"protocol", "pools"}}
+    options = {k: v for k, v in run.items() if k not in {"protocol", "pools", *_RUN_SCOPE}}
     if "seeds" in options:
         options["seeds"] = range(int(options["seeds"]))
     if "draws" in options:
@@ -149,9 +156,17 @@ def run_suite(config_path: Path, out: Path | None = None, *, jobs: int = 1, resu
         raise InputError(f"jobs of run_suite must be >= 1. Got {jobs} instead.")
     out = Path(out or config.get("out") or f"reports/{config.get('name', Path(config_path).stem)}")
     out.mkdir(parents=True, exist_ok=True)
+    for run in runs:
+        for key, suite_names in (("benchmarks", benchmarks), ("methods", methods)):
+            unknown = sorted(set(run.get(key, suite_names)) - set(suite_names))
+            if unknown:
+                raise InputError(f"Suite file {config_path}: a {run.get('protocol')} run names {key} the suite "
+                                 f"does not have: {', '.join(map(str, unknown))}.",
+                                 hint=f"a run's {key} must be among the suite's: {', '.join(map(str, suite_names))}")
     missing = {(name, method): missing_requirement(load(name), method) for name in benchmarks for method in methods}
     planned = [(name, run, method) for name in benchmarks for run in runs for method in methods
-               if missing[name, method] is None and protocol_excludes(method, run["protocol"]) is None]
+               if missing[name, method] is None and protocol_excludes(method, run["protocol"]) is None
+               and name in run.get("benchmarks", benchmarks) and method in run.get("methods", methods)]
     skipped = [[name, method, f"the benchmark {why}"] for (name, method), why in missing.items() if why]
     partial = out / _PARTIAL
     done = _finished(partial, planned) if resume else {}

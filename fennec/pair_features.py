@@ -4,12 +4,17 @@
 - ``domain``: a task card's table of domain distances to datasets (``extra["domain_similarity"]``, TransferGraph's
   ViT-B/16 table) against the model's training dataset's row (``extra["domain_key"]``): the task's vector is its
   negated distances (its own dataset, which the table leaves out, at distance 0), the model's a one-hot of its row;
+- ``image``: the image proxy's embedding (its ``mean`` part, unit norm) of the model's training data
+  (``extra["source_proxy"][proxy]``, a stored :class:`~fennec.proxy.TaskFeatures` dict, as the mini-zoo's model cards
+  carry for their source tasks) against that of the task's images (its card's stored embedding, else the proxy's
+  embedding of ``image_dir``: the pass the task side features make, and then a hit in the proxy's embedding cache);
 - ``labels``: the labels proxy's embedding (MiniLM, unit norm) of the model's own label set (``label_names``, or
   ``extra["source_labels"]``, what a Hugging Face config's ``id2label`` gives) against that of the task's label
   names: a model fine-tuned on food photos is near a food task;
 - ``source``: the model's training dataset (``pretrain_data``) is the task's own dataset (one-hot over datasets).
 
-A view is kept when at least two models have it (the labels view also needs training tasks with label names).
+A view is kept when at least two models have it (the labels and image views also need training tasks that have
+label names or an image embedding).
 """
 from __future__ import annotations
 
@@ -24,7 +29,7 @@ from fennec.space import source_key
 __all__ = ["PairFeaturizer", "PAIR_VIEWS"]
 
 #: The views, in the order they are tried.
-PAIR_VIEWS = ("domain", "labels", "source")
+PAIR_VIEWS = ("domain", "image", "labels", "source")
 
 
 def _model_labels(card: ModelCard) -> tuple[str, ...]:
@@ -35,6 +40,18 @@ def _model_labels(card: ModelCard) -> tuple[str, ...]:
     if isinstance(labels, str) and labels.strip():
         return (labels,)
     return tuple(str(x) for x in labels) if isinstance(labels, (list, tuple)) else ()
+
+
+def _unit_mean(stored: Mapping[str, Any] | None) -> np.ndarray | None:
+    """The ``mean`` part (the whole vector for a proxy without one) of a stored TaskFeatures dict, unit norm."""
+    from fennec.proxy import TaskFeatures
+
+    if not stored:
+        return None
+    features = TaskFeatures.from_dict(stored)
+    vector = features.part("mean") if "mean" in features.parts else features.vector
+    norm = float(np.linalg.norm(vector))
+    return (vector / norm).astype(np.float32) if norm > 0 else None
 
 
 def _distances(card: TaskCard) -> Mapping[str, float]:
@@ -56,10 +73,13 @@ class PairFeaturizer:
     ----------
     views : sequence of str, default=PAIR_VIEWS
         Which views to build (each is kept only where the cards carry it).
+    image_proxy : str, default="default"
+        The image proxy of the ``image`` view (the name under which cards store its embeddings).
     """
 
-    def __init__(self, views: Sequence[str] = PAIR_VIEWS) -> None:
+    def __init__(self, views: Sequence[str] = PAIR_VIEWS, image_proxy: str = "default") -> None:
         self.views = tuple(views)
+        self.image_proxy = image_proxy
 
     def fit(self, model_cards: Mapping[str, ModelCard], task_cards: Mapping[str, TaskCard]) -> "PairFeaturizer":
         """Choose the views the cards carry and build every model's vectors (:attr:`model_pairs_`)."""
@@ -68,6 +88,8 @@ class PairFeaturizer:
         self.fitted_views_ = list(self.views)
         if not any(c.label_names for c in task_cards.values()):
             self.fitted_views_ = [v for v in self.fitted_views_ if v != "labels"]
+        if not any(c.extra.get("proxy", {}).get(self.image_proxy) or c.image_dir for c in task_cards.values()):
+            self.fitted_views_ = [v for v in self.fitted_views_ if v != "image"]
         pairs = self.model_vectors(model_cards)
         self.fitted_views_ = [v for v in self.fitted_views_ if len(pairs.get(v, {})) >= 2]
         self.model_pairs_ = {v: pairs[v] for v in self.fitted_views_}
@@ -81,6 +103,9 @@ class PairFeaturizer:
             where = {d: i for i, d in enumerate(self.datasets_)}
             pairs["domain"] = {m: np.eye(len(where), dtype=np.float32)[where[c.extra["domain_key"]]]
                                for m, c in cards.items() if c.extra.get("domain_key") in where}
+        if "image" in self.fitted_views_:
+            images = {m: _unit_mean(c.extra.get("source_proxy", {}).get(self.image_proxy)) for m, c in cards.items()}
+            pairs["image"] = {m: v for m, v in images.items() if v is not None}
         if "labels" in self.fitted_views_:
             labelled = {m: _model_labels(c) for m, c in cards.items() if _model_labels(c)}
             pairs["labels"] = dict(zip(labelled, self._embed(list(labelled.values())))) if labelled else {}
@@ -107,12 +132,25 @@ class PairFeaturizer:
                                    for d in self.datasets_])
                 fill = np.nanmean(values) if np.isfinite(values).any() else 0.0
                 out["domain"] = -np.where(np.isfinite(values), values, fill)
+        if "image" in self.fitted_views_:
+            image = self._task_image(card, embed=True)
+            if image is not None:
+                out["image"] = image
         if "labels" in self.fitted_views_ and card.label_names:
             out["labels"] = self._embed([tuple(card.label_names)])[0]
         if "source" in self.fitted_views_:
             key = source_key(card.dataset or card.name)
             out["source"] = np.array([float(key == s) for s in self.sources_])
         return out
+
+    def _task_image(self, card: TaskCard, embed: bool = False) -> np.ndarray | None:
+        """The task's image vector: its card's stored embedding, else (``embed``) the proxy's of ``image_dir``."""
+        stored = card.extra.get("proxy", {}).get(self.image_proxy)
+        if stored is None and embed and card.image_dir:
+            from fennec.proxy import create_proxy
+
+            stored = create_proxy(self.image_proxy).embed(card).to_dict()
+        return _unit_mean(stored)
 
     @staticmethod
     def _embed(label_sets: list[tuple[str, ...]]) -> list[np.ndarray]:
@@ -125,13 +163,13 @@ class PairFeaturizer:
 
     def to_dict(self) -> dict[str, Any]:
         """What a workspace stores to transform query tasks later (the model vectors live in the space)."""
-        return {"views": list(self.views), "datasets_": self.datasets_, "sources_": self.sources_,
+        return {"views": list(self.views), "image_proxy": self.image_proxy, "datasets_": self.datasets_, "sources_": self.sources_,
                 "fitted_views_": self.fitted_views_}
 
     @classmethod
     def from_dict(cls, state: Mapping[str, Any]) -> "PairFeaturizer":
         """The fitted featurizer :meth:`to_dict` stored (without :attr:`model_pairs_`)."""
-        out = cls(state["views"])
+        out = cls(state["views"], state.get("image_proxy", "default"))
         out.datasets_, out.sources_ = list(state["datasets_"]), list(state["sources_"])
         out.fitted_views_ = list(state["fitted_views_"])
         return out

@@ -7,7 +7,8 @@ Per protocol split it fits a space on the training records with side features bu
 - tasks (:class:`fennec.side_features.TaskFeaturizer`): the ``labels`` proxy embedding of the label names and
   description, the ``stats`` proxy's log #classes and log #training images; on TransferGraph also the ViT domain
   distances of the task to the other datasets; where the cards carry the image proxy's embedding of the task's
-  images (the mini-zoo), that embedding (``image_proxy``; method ``fennec-noimage`` leaves it out).
+  images (the mini-zoo), that embedding (``image_proxy``; method ``fennec-noimage`` leaves it out, and the pairwise
+  term's ``image`` view with it).
 
 A cold task enters the space through its side features, a few-shot task through its revealed results (ridge
 fold-in), a cold model through its card (``TransferSpace.add_model``). Budgeted selection uses ``TransferSpace.next``,
@@ -82,7 +83,9 @@ class FennecMethod:
         cold = sorted(set(model_cards) - set(records["model"]))
         model_sources = {name: card.pretrain_data for name, card in model_cards.items()}
         task_sources = {t: task_cards[t].dataset for t in tasks}
-        self.pairs_ = PairFeaturizer(self.pair_views).fit(model_cards, {t: task_cards[t] for t in tasks})
+        views = [v for v in self.pair_views if v != "image" or self.image_proxy]  # noimage: no image view either
+        self.pairs_ = PairFeaturizer(views, self.image_proxy or "default").fit(model_cards,
+                                                                             {t: task_cards[t] for t in tasks})
         model_pairs = self.pairs_.model_pairs_
         task_pairs = self.pairs_.task_pairs({t: task_cards[t] for t in tasks})
         self.spaces_ = []

@@ -5,7 +5,9 @@ Ctrl-C) and the next run goes on where it stopped:
 
 1. ``pretrain <model>``: pre-train on its source task, save ``weights/<model>.safetensors`` and its card;
 2. ``card <task>``: export the task's images, embed them with the default proxy, score every zoo model's
-   pre-trained features on the training images with LogME and SFDA;
+   pre-trained features on the training images with LogME and SFDA; ``source <task>`` (same stage): the default
+   proxy's embedding of a source task's training images, in ``sources.json`` (what the zoo models were trained on,
+   for the pairwise term's ``image`` view);
 3. ``finetune <task> <model>``: one run per learning rate of the protocol, appended to ``runs.csv``
    (task-major order, so a partial run leaves complete tasks).
 
@@ -107,6 +109,9 @@ class Generator:
     def task_cards(self) -> dict[str, Any]:
         return store.read_json(self.out / "tasks.json", {})
 
+    def source_cards(self) -> dict[str, Any]:
+        return store.read_json(self.out / "sources.json", {})
+
     def pending(self, stages: Iterable[str] = STAGES) -> list[tuple[str, ...]]:
         """Units not done yet, in execution order."""
         stages = set(stages)
@@ -117,6 +122,8 @@ class Generator:
             units += [("pretrain", m) for m in self.models if m not in models or not self.weights_path(m).exists()]
         if "card" in stages:
             units += [("card", t) for t in self.tasks if "scores" not in cards.get(t, {}).get("extra", {})]
+            sources = self.source_cards()
+            units += [("source", t) for t in sorted({split_model_id(m)[1] for m in self.models}) if t not in sources]
         if "finetune" in stages:
             units += [("finetune", t, m) for t in self.tasks for m in self.models if (t, m) not in done_pairs]
         return units
@@ -212,6 +219,14 @@ class Generator:
         cards = self.task_cards()
         cards[task] = card
         store.write_json(self.out / "tasks.json", {t: cards[t] for t in TARGET_TASKS if t in cards})
+        return True
+
+    def _source(self, task: str) -> bool:
+        built = store.load_built(self.cache, get_task(task))
+        folders = store.export_images(self.cache, built)
+        cards = self.source_cards()
+        cards[task] = {"name": task, "proxy": {"default": _embed(task, built.labels, folders["train"])}}
+        store.write_json(self.out / "sources.json", {t: cards[t] for t in SOURCE_TASKS if t in cards})
         return True
 
     def _finetune(self, task: str, model: str) -> bool:

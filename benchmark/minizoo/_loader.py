@@ -63,16 +63,19 @@ def load_minizoo(data_dir: str | Path | None = None, *, cache: str | Path | None
     root = _data(data_dir)
     records = pd.read_csv(root / "records.csv")
     cache_root = Path(cache) if cache else store.default_cache()
+    sources = store.read_json(root / "sources.json", {})
     return Benchmark(
         name="minizoo", records=records,
-        model_cards={m: _model_card(m, c, root) for m, c in store.read_json(root / "models.json", {}).items()},
+        model_cards={m: _model_card(m, c, root, sources) for m, c in store.read_json(root / "models.json", {}).items()},
         task_cards={t: _task_card(c, cache_root) for t, c in store.read_json(root / "tasks.json", {}).items()},
         citation=CITATION)
 
 
-def _model_card(model: str, card: Mapping, root: Path) -> ModelCard:
+def _model_card(model: str, card: Mapping, root: Path, sources: Mapping) -> ModelCard:
     extra = {k: card[k] for k in ("arch", "overrides", "source", "source_domain", "source_val_accuracy") if k in card}
     extra["weights"] = str(root / "weights" / f"{model}.safetensors")
+    if card["source"] in sources:  # the image proxy's embedding of what the model was trained on
+        extra["source_proxy"] = dict(sources[card["source"]]["proxy"])
     return ModelCard(name=model, family=card.get("family"), arch=f"timm:{card['timm_name']}",
                      n_params=float(card["n_params"]), pretrain_data=f"minizoo:{card['source']}", extra=extra)
 

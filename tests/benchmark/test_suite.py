@@ -75,3 +75,21 @@ def test_report_is_written_again_from_results(data_dir, tmp_path, capsys):
     (tmp_path / "bad.json").write_text("{}")
     assert main(["report", str(tmp_path / "bad.json")]) == 1
     assert "not the results.json of a suite" in capsys.readouterr().err
+
+
+def test_a_run_can_be_kept_to_some_benchmarks_and_methods(data_dir, tmp_path, capsys):
+    """A costly run (here the budget) runs only where its ``benchmarks`` / ``methods`` say; a name the suite lacks
+    is an error that names it."""
+    config = tmp_path / "suite.yaml"
+    config.write_text(yaml.safe_dump({
+        "name": "scoped", "benchmarks": ["sfda11"], "methods": ["popularity", "random"],
+        "runs": [{"protocol": "cold-task"}, {"protocol": "budget", "budgets": [1], "methods": ["random"]}]}))
+    assert main(["suite", str(config), "--out", str(tmp_path / "out")]) == 0
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert {(r["method"], r["protocol"]) for r in results} == {
+        ("popularity", "cold-task"), ("random", "cold-task"), ("random", "budget")}
+    assert all("methods" not in r["run"] for r in results)  # the scope is not a protocol option
+    config.write_text(yaml.safe_dump({"benchmarks": ["sfda11"], "methods": ["popularity"],
+                                      "runs": [{"protocol": "cold-task", "benchmarks": ["shift"]}]}))
+    assert main(["suite", str(config), "--out", str(tmp_path / "bad")]) == 1
+    assert "names benchmarks the suite does not have: shift" in capsys.readouterr().err

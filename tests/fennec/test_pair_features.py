@@ -54,3 +54,21 @@ def test_on_a_similarity_table_the_own_dataset_is_the_most_similar():
     vectors = featurizer.transform(tasks["food101"])["domain"]
     affinity = {m: float(v @ vectors) for m, v in featurizer.model_pairs_["domain"].items()}
     assert affinity == {"on-food": 1.0, "on-cars": 0.9}
+
+
+def test_the_image_view_puts_a_zoo_model_near_targets_like_its_training_data():
+    """The mini-zoo's real embeddings (the default proxy on the source and target images): every glyph target is
+    nearest the models trained on glyphs, every photo target nearest those trained on photos."""
+    from benchmark.minizoo import load_minizoo
+
+    bench = load_minizoo()
+    featurizer = PairFeaturizer(("image",)).fit(bench.model_cards, bench.task_cards)
+    assert featurizer.fitted_views_ == ["image"] and len(featurizer.model_pairs_["image"]) == len(bench.models)
+    for task, card in bench.task_cards.items():
+        if card.domain not in {"glyphs", "photos"}:
+            continue
+        x = featurizer.transform(card)["image"]
+        nearest = max(featurizer.model_pairs_["image"], key=lambda m: float(featurizer.model_pairs_["image"][m] @ x))
+        assert bench.model_cards[nearest].extra["source_domain"] == card.domain, task
+    without = PairFeaturizer(("image",)).fit({m: ModelCard(m) for m in bench.models}, bench.task_cards)
+    assert without.fitted_views_ == []  # no model card carries its training data's embedding
