@@ -162,6 +162,21 @@ def test_finetuning_is_deterministic_on_one_machine(tmp_path, one_thread):
     assert finetune(model, weights, target, PROTOCOL) == finetune(model, weights, target, PROTOCOL)
 
 
+def test_source_embedding_is_a_unit_of_the_card_stage(tmp_path):
+    """The card stage embeds each source its models were trained on (the pairwise term's image view); a fresh
+    embedding of src_photos (images from Python packages) equals the committed one."""
+    generator = Generator(out=tmp_path / "out", cache=tmp_path / "cache", models=("densenet.src_photos",),
+                          tasks=("hw_parity",))
+    assert ("source", "src_photos") in generator.pending(("card",))
+    assert generator._source("src_photos")
+    assert ("source", "src_photos") not in generator.pending(("card",))
+    fresh = generator.source_cards()["src_photos"]["proxy"]["default"]
+    committed = Generator().source_cards()["src_photos"]["proxy"]["default"]
+    assert fresh["parts"] == committed["parts"] and fresh["n_images"] == committed["n_images"]
+    np.testing.assert_allclose(fresh["vector"], committed["vector"], atol=2e-3)
+    assert set(Generator().source_cards()) == set(SOURCE_TASKS)
+
+
 @pytest.mark.slow
 def test_pretraining_is_bit_reproducible_on_one_machine(tmp_path, one_thread):
     """Pre-training twice with the recipe's seed gives the same float16 weights bit for bit. (Against the committed
