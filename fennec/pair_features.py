@@ -73,11 +73,11 @@ class PairFeaturizer:
     ----------
     views : sequence of str, default=PAIR_VIEWS
         Which views to build (each is kept only where the cards carry it).
-    image_proxy : str, default="default"
-        The image proxy of the ``image`` view (the name under which cards store its embeddings).
+    image_proxy : str or None, default="default"
+        The image proxy of the ``image`` view (the name under which cards store its embeddings); None: no image view.
     """
 
-    def __init__(self, views: Sequence[str] = PAIR_VIEWS, image_proxy: str = "default") -> None:
+    def __init__(self, views: Sequence[str] = PAIR_VIEWS, image_proxy: str | None = "default") -> None:
         self.views = tuple(views)
         self.image_proxy = image_proxy
 
@@ -88,7 +88,8 @@ class PairFeaturizer:
         self.fitted_views_ = list(self.views)
         if not any(c.label_names for c in task_cards.values()):
             self.fitted_views_ = [v for v in self.fitted_views_ if v != "labels"]
-        if not any(c.extra.get("proxy", {}).get(self.image_proxy) or c.image_dir for c in task_cards.values()):
+        if self.image_proxy is None or not any(c.extra.get("proxy", {}).get(self.image_proxy) or c.image_dir
+                                               for c in task_cards.values()):
             self.fitted_views_ = [v for v in self.fitted_views_ if v != "image"]
         pairs = self.model_vectors(model_cards)
         self.fitted_views_ = [v for v in self.fitted_views_ if len(pairs.get(v, {})) >= 2]
@@ -163,8 +164,8 @@ class PairFeaturizer:
 
     def to_dict(self) -> dict[str, Any]:
         """What a workspace stores to transform query tasks later (the model vectors live in the space)."""
-        return {"views": list(self.views), "image_proxy": self.image_proxy, "datasets_": self.datasets_, "sources_": self.sources_,
-                "fitted_views_": self.fitted_views_}
+        return {"views": list(self.views), "image_proxy": self.image_proxy, "datasets_": self.datasets_,
+                "sources_": self.sources_, "fitted_views_": self.fitted_views_}
 
     @classmethod
     def from_dict(cls, state: Mapping[str, Any]) -> "PairFeaturizer":

@@ -85,8 +85,7 @@ class Recommender:
             config = self.workspace.config
             featurizer = TaskFeaturizer(config["task_proxies"], config.get("image_proxy"))
             featurizer.fit({t: task_cards[t] for t in tasks})
-            views = [v for v in config.get("pair_views", PAIR_VIEWS) if v != "image" or config.get("image_proxy")]
-            pairing = PairFeaturizer(views, config.get("image_proxy") or "default").fit(
+            pairing = PairFeaturizer(config.get("pair_views", PAIR_VIEWS), config.get("image_proxy")).fit(
                 model_cards, {t: task_cards[t] for t in tasks})
         task_features = dict(zip(tasks, featurizer.transform_many([task_cards[t] for t in tasks])))
         sources = {"model_sources": {m: card.pretrain_data for m, card in model_cards.items()},

@@ -83,9 +83,8 @@ class FennecMethod:
         cold = sorted(set(model_cards) - set(records["model"]))
         model_sources = {name: card.pretrain_data for name, card in model_cards.items()}
         task_sources = {t: task_cards[t].dataset for t in tasks}
-        views = [v for v in self.pair_views if v != "image" or self.image_proxy]  # noimage: no image view either
-        self.pairs_ = PairFeaturizer(views, self.image_proxy or "default").fit(model_cards,
-                                                                             {t: task_cards[t] for t in tasks})
+        self.pairs_ = PairFeaturizer(self.pair_views, self.image_proxy).fit(model_cards,
+                                                                            {t: task_cards[t] for t in tasks})
         model_pairs = self.pairs_.model_pairs_
         task_pairs = self.pairs_.task_pairs({t: task_cards[t] for t in tasks})
         self.spaces_ = []
