@@ -1,10 +1,10 @@
 """The mini-zoo: a transfer benchmark built entirely here, from real images to fine-tuned accuracies.
 
-- 24 image classification tasks from 5 visual domains (glyphs, handwriting, emoji, icons, photos), rendered from
+- 28 image classification tasks from 5 visual domains (glyphs, handwriting, emoji, icons, photos), rendered from
   images that ship in Python packages (scikit-learn, scikit-image, matplotlib) and Debian packages (Noto fonts and
-  colour emoji, Oxygen and Adwaita icons), with fixed train / val / test splits, provenance and licence
-  (:data:`TASKS`); 4 are pre-training sources, 20 are targets.
-- A zoo of 24 models: 6 small timm architectures x 4 source tasks, pre-trained with one recipe and fine-tuned on
+  colour emoji, Oxygen, Adwaita and Tango icons), with fixed train / val / test splits, provenance and licence
+  (:data:`TASKS`); 8 are pre-training sources (two per domain but handwriting), 20 are targets.
+- A zoo of 48 models: 6 small timm architectures x 8 source tasks, pre-trained with one recipe and fine-tuned on
   every target with one protocol (:data:`ZOO`, :data:`RECIPE`, :data:`PROTOCOL`).
 - A resumable generator (``python -m benchmark.minizoo build|generate|status``) and the committed artefacts it
   produced, loaded by :func:`load_minizoo`; :func:`export_images` writes a built task as class folders.
@@ -13,7 +13,7 @@ Examples
 --------
 >>> from benchmark.minizoo import TARGET_TASKS, ZOO
 >>> len(ZOO), len(TARGET_TASKS)
-(24, 20)
+(48, 20)
 """
 from ._generate import Generator, select_records
 from ._loader import CITATION, LiveMetric, load_minizoo, model_spec, zoo_model

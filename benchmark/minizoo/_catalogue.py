@@ -11,6 +11,7 @@ from ._items import (
     GREEK,
     MATH,
     SCRIPTS,
+    SYMBOLS,
     emoji,
     faces,
     font_style,
@@ -25,6 +26,7 @@ from ._items import (
     patches,
     printed_digits,
     scripts,
+    symbols_source,
 )
 from ._spec import TaskSpec
 
@@ -39,12 +41,19 @@ _ROTATION_PHOTOS = {"chelsea": "skimage:chelsea", "coffee": "skimage:coffee", "f
                     "hubble": "skimage:hubble_deep_field", "clock": "skimage:clock"}
 _MEDICAL = {"cell": "skimage:cell", "ihc": "skimage:immunohistochemistry", "retina": "skimage:retina",
             "microaneurysms": "skimage:microaneurysms"}
+_SYNTHETIC = {"blobs": "skimage:binary_blobs", "checkerboard": "skimage:checkerboard",
+              "colorwheel": "skimage:colorwheel", "horse": "skimage:horse", "logo": "skimage:logo",
+              "phantom": "skimage:shepp_logan_phantom", "present": "matplotlib:Minduka_Present_Blue_Pack.png",
+              "mpl-logo": "matplotlib:logo2.png"}
+_SMILEYS = ("emotion", "face-hand", "face-sleepy", "face-tongue", "heart")  # none is an em_faces class
+_TANGO = ("actions", "apps", "categories", "devices", "emotes", "mimetypes", "places", "status")
 _TEXTURES = {"brick": "skimage:brick", "grass": "skimage:grass", "gravel": "skimage:gravel"}
 _MPL_FONTS = "matplotlib's bundled fonts (DejaVu: Bitstream Vera licence; STIX: SIL OFL 1.1; BaKoMa Computer Modern)"
 _NOTO = "Debian fonts-noto-core (Google Noto fonts, SIL OFL 1.1)"
 _EMOJI = "Debian fonts-noto-color-emoji (Apache-2.0) + unicode-data emoji-test.txt groups (Unicode licence)"
 _OXYGEN = "Debian oxygen-icon-theme (LGPL-3)"
 _ADWAITA = "Debian adwaita-icon-theme (LGPL-3 / CC-BY-SA 3.0)"
+_TANGO_SRC = "Debian tango-icon-theme (Tango Desktop Project icons, public domain)"
 _EMOJI_PKGS = ("fonts-noto-color-emoji", "unicode-data")
 
 
@@ -55,7 +64,8 @@ def all_specs() -> list[TaskSpec]:
 
 
 def _source_specs() -> list[TaskSpec]:
-    """The four source tasks that pre-train the zoo."""
+    """The eight source tasks that pre-train the zoo, two per visual domain (PARC's controlled zoo pre-trains
+    each architecture on several sources, so that what a model was trained on varies within an architecture)."""
     return [
         TaskSpec("src_glyphs", "glyphs", "which Latin letter (A-Z, a-z) in a Noto text font",
                  tuple(string.ascii_letters), latin_source, (3120, 520, 0), "global", _NOTO, "SIL OFL 1.1",
@@ -72,6 +82,20 @@ def _source_specs() -> list[TaskSpec]:
                  lambda: patches({k: _SOURCE_PHOTOS[k] for k in sorted(_SOURCE_PHOTOS)}, scale=(0.05, 0.35)),
                  (3000, 500, 0), "class", _SK.format("+ sklearn china.jpg (CC BY 2.0) + matplotlib grace_hopper.jpg"),
                  "public domain / CC0 / CC BY 2.0"),
+        TaskSpec("src_symbols", "glyphs", "which digit or ASCII punctuation mark in a Noto text font",
+                 tuple(SYMBOLS), symbols_source, (3024, 504, 0), "global", _NOTO, "SIL OFL 1.1",
+                 ("fonts-noto-core",)),
+        TaskSpec("src_smileys", "emoji", "Smileys & Emotion subgroup outside the face targets (hearts, emotion...)",
+                 _SMILEYS, partial(emoji, {k: ("Smileys & Emotion", k) for k in _SMILEYS}),
+                 (3000, 500, 0), "class", _EMOJI, "Apache-2.0", _EMOJI_PKGS),
+        TaskSpec("src_tango", "icons", "Tango icon context (actions, apps, devices, mimetypes...)", _TANGO,
+                 partial(icons_by_context, "tango", "32x32", _TANGO), (3000, 500, 0), "class", _TANGO_SRC,
+                 "public domain", ("tango-icon-theme",)),
+        TaskSpec("src_synthetic", "photos", "which synthetic or graphic image a random crop comes from",
+                 tuple(sorted(_SYNTHETIC)),
+                 lambda: patches({k: _SYNTHETIC[k] for k in sorted(_SYNTHETIC)}, scale=(0.05, 0.35)),
+                 (3000, 500, 0), "class", _SK.format("+ matplotlib sample_data (Minduka_Present_Blue_Pack.png, "
+                 "logo2.png; matplotlib licence)"), "public domain / CC0 / matplotlib licence"),
     ]
 
 

@@ -121,12 +121,17 @@ class Generator:
         if "pretrain" in stages:
             units += [("pretrain", m) for m in self.models if m not in models or not self.weights_path(m).exists()]
         if "card" in stages:
-            units += [("card", t) for t in self.tasks if "scores" not in cards.get(t, {}).get("extra", {})]
+            units += [("card", t) for t in self.tasks if self._unscored(cards.get(t, {}))]
             sources = self.source_cards()
             units += [("source", t) for t in sorted({split_model_id(m)[1] for m in self.models}) if t not in sources]
         if "finetune" in stages:
             units += [("finetune", t, m) for t in self.tasks for m in self.models if (t, m) not in done_pairs]
         return units
+
+    def _unscored(self, card: dict[str, Any]) -> list[str]:
+        """The zoo models a task card has no metric scores for (all of them when the card is missing)."""
+        scored = card.get("extra", {}).get("scores", {}).get("logme", {})
+        return [m for m in self.models if m not in scored]
 
     def status(self) -> dict[str, Any]:
         """Counts of done and pending units per stage, measured seconds and an estimate of what is left."""
@@ -204,19 +209,22 @@ class Generator:
         built = store.load_built(self.cache, spec)
         folders = store.export_images(self.cache, built)
         x, y = built.split("train")
-        scores: dict[str, dict[str, float]] = {"logme": {}, "sfda": {}}
-        for model in self.models:
+        cards = self.task_cards()
+        old = cards.get(task, {}).get("extra", {})
+        # a zoo that grows keeps the scores and the embedding it has: only the new models are scored
+        scores: dict[str, dict[str, float]] = old.get("scores", {"logme": {}, "sfda": {}})
+        for model in self._unscored(cards.get(task, {})):
             feats = features(load_pretrained(model, self.load_weights(model)), x).astype(np.float64)
             for metric in scores:
                 scores[metric][model] = float(metrics.get(metric)(feats, y))
+        embedding = old.get("proxy", {}).get("default") or _embed(task, built.labels, folders["train"])
         card = {"name": task, "n_classes": len(built.labels), "n_train": int(len(y)), "label_names": list(built.labels),
                 "description": spec.description, "domain": spec.domain,
                 "extra": {"provenance": spec.provenance, "licence": spec.licence, "packages": list(spec.packages),
                           "sizes": {s: int(len(built.arrays[f"y_{s}"])) for s in folders}, "split": spec.split,
-                          "proxy": {"default": _embed(task, built.labels, folders["train"])},
-                          "scores": scores}}
-        card["extra"]["card_seconds"] = round(time.monotonic() - started, 2)
-        cards = self.task_cards()
+                          "proxy": {"default": embedding},
+                          "scores": {m: dict(sorted(v.items())) for m, v in scores.items()}}}
+        card["extra"]["card_seconds"] = round(old.get("card_seconds", 0.0) + time.monotonic() - started, 2)
         cards[task] = card
         store.write_json(self.out / "tasks.json", {t: cards[t] for t in TARGET_TASKS if t in cards})
         return True
@@ -225,7 +233,8 @@ class Generator:
         built = store.load_built(self.cache, get_task(task))
         folders = store.export_images(self.cache, built)
         cards = self.source_cards()
-        cards[task] = {"name": task, "proxy": {"default": _embed(task, built.labels, folders["train"])}}
+        cards[task] = {"name": task, "label_names": list(built.labels),
+                       "proxy": {"default": _embed(task, built.labels, folders["train"])}}
         store.write_json(self.out / "sources.json", {t: cards[t] for t in SOURCE_TASKS if t in cards})
         return True
 

@@ -16,7 +16,7 @@ from ._spec import Item
 
 __all__ = ["GREEK", "MATH", "SCRIPTS", "emoji", "faces", "font_style", "greek", "handwritten", "handwritten_rotation",
            "icon_theme", "icons_by_context", "icons_by_prefix", "latin_source", "math_symbols", "patches",
-           "printed_digits", "scripts"]
+           "printed_digits", "scripts", "SYMBOLS", "symbols_source"]
 
 
 def _glyph_items(chars_by_label: dict[str, str], fonts: list) -> dict[str, list[Item]]:
@@ -102,9 +102,19 @@ def scripts() -> dict[str, list[Item]]:
     return items
 
 
+_NOTO_TEXT_FONTS = r"Noto(Sans|Serif|SansMono|SansDisplay|SerifDisplay)-[A-Za-z]+"
+
+
 def latin_source() -> dict[str, list[Item]]:
-    fonts = src.noto_fonts(r"Noto(Sans|Serif|SansMono|SansDisplay|SerifDisplay)-[A-Za-z]+")
-    return _glyph_items({ch: ch for ch in string.ascii_letters}, fonts)
+    return _glyph_items({ch: ch for ch in string.ascii_letters}, src.noto_fonts(_NOTO_TEXT_FONTS))
+
+
+#: Digits and ASCII punctuation: the printed-symbol source, drawn in Noto fonts (the glyph targets use matplotlib's).
+SYMBOLS = string.digits + string.punctuation
+
+
+def symbols_source() -> dict[str, list[Item]]:
+    return _glyph_items({ch: ch for ch in SYMBOLS}, src.noto_fonts(_NOTO_TEXT_FONTS))
 
 
 def _digit_scans() -> tuple[np.ndarray, np.ndarray]:

@@ -25,7 +25,7 @@ from ._zoo import INPUT_SIZE, MEAN, STD, split_model_id
 
 __all__ = ["load_minizoo", "zoo_model", "model_spec", "LiveMetric", "CITATION"]
 
-CITATION = ("Fennec mini-zoo: 24 small timm models pre-trained here on 4 source tasks and fine-tuned on 20 target "
+CITATION = ("Fennec mini-zoo: 48 small timm models pre-trained here on 8 source tasks and fine-tuned on 20 target "
             "tasks of real images that ship in Python and Debian packages (benchmark/minizoo). Values are test "
             "accuracies (fraction) of the learning rate chosen on validation.")
 
@@ -58,7 +58,7 @@ def load_minizoo(data_dir: str | Path | None = None, *, cache: str | Path | None
     --------
     >>> bench = load_minizoo()
     >>> len(bench.models), len(bench.tasks) >= 16
-    (24, True)
+    (48, True)
     """
     root = _data(data_dir)
     records = pd.read_csv(root / "records.csv")
@@ -74,8 +74,9 @@ def load_minizoo(data_dir: str | Path | None = None, *, cache: str | Path | None
 def _model_card(model: str, card: Mapping, root: Path, sources: Mapping) -> ModelCard:
     extra = {k: card[k] for k in ("arch", "overrides", "source", "source_domain", "source_val_accuracy") if k in card}
     extra["weights"] = str(root / "weights" / f"{model}.safetensors")
-    if card["source"] in sources:  # the image proxy's embedding of what the model was trained on
+    if card["source"] in sources:  # what the model was trained on: its images' embedding, its label set
         extra["source_proxy"] = dict(sources[card["source"]]["proxy"])
+        extra["source_labels"] = list(sources[card["source"]].get("label_names", ()))
     return ModelCard(name=model, family=card.get("family"), arch=f"timm:{card['timm_name']}",
                      n_params=float(card["n_params"]), pretrain_data=f"minizoo:{card['source']}", extra=extra)
 

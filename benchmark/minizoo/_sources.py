@@ -39,11 +39,14 @@ APT_PACKAGES: dict[str, str] = {
     "unicode-data": "/usr/share/unicode/emoji/emoji-test.txt",
     "oxygen-icon-theme": "/usr/share/icons/oxygen/base/48x48/mimetypes",
     "adwaita-icon-theme": "/usr/share/icons/Adwaita/48x48/status",
+    "tango-icon-theme": "/usr/share/icons/Tango/32x32/status",
 }
 NOTO_DIR = Path("/usr/share/fonts/truetype/noto")
 EMOJI_FONT = NOTO_DIR / "NotoColorEmoji.ttf"
 EMOJI_TEST = Path("/usr/share/unicode/emoji/emoji-test.txt")
-ICON_ROOTS = {"oxygen": Path("/usr/share/icons/oxygen/base"), "adwaita": Path("/usr/share/icons/Adwaita")}
+ICON_ROOTS = {"oxygen": Path("/usr/share/icons/oxygen/base"), "adwaita": Path("/usr/share/icons/Adwaita"),
+              "tango": Path("/usr/share/icons/Tango")}
+_ICON_PACKAGES = {"oxygen": "oxygen-icon-theme", "adwaita": "adwaita-icon-theme", "tango": "tango-icon-theme"}
 
 
 def missing_packages(packages: list[str] | tuple[str, ...] | None = None) -> list[str]:
@@ -193,8 +196,9 @@ def emoji_sprite(char: str) -> Sprite:
 
 
 def icon_files(theme: str, size: str, context: str) -> list[Path]:
-    """PNG icons of an installed theme (``oxygen`` or ``adwaita``) in one size folder and context, sorted."""
-    _require("oxygen-icon-theme" if theme == "oxygen" else "adwaita-icon-theme")
+    """PNG icons of an installed theme (``oxygen``, ``adwaita`` or ``tango``) in one size folder and context,
+    sorted."""
+    _require(_ICON_PACKAGES[theme])
     return sorted((ICON_ROOTS[theme] / size / context).glob("*.png"))
 
 

@@ -1,4 +1,4 @@
-"""The zoo: six small timm architectures at 32 x 32 pixels, each pre-trained on each of the four source tasks.
+"""The zoo: six small timm architectures at 32 x 32 pixels, each pre-trained on each of the eight source tasks.
 
 Every architecture is a timm definition with narrower widths (and fewer blocks) than its smallest released size,
 so a model trains in seconds on a CPU core. A zoo model's id is ``<arch>.<source>`` (timm's ``architecture.tag``

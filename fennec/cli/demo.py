@@ -1,6 +1,6 @@
 """``fennec demo``: the whole loop, offline, on the built-in mini-zoo (real images, real fine-tuned accuracies).
 
-1. A workspace is seeded with the mini-zoo's transfer history (24 models pre-trained and fine-tuned on 20 real
+1. A workspace is seeded with the mini-zoo's transfer history (48 models pre-trained and fine-tuned on 20 real
    image tasks by ``python -m benchmark.minizoo generate``), minus one task that plays the user's new task.
 2. The space is trained on that history.
 3. The held-out task's training images (rendered from data that ships with scikit-learn / scikit-image /

@@ -1,6 +1,8 @@
 """The mini-zoo: task builder, zoo, generator (reproduction of committed records), loader and discrimination."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -34,7 +36,7 @@ def one_thread():
 
 # ------------------------------------------------------------------------------------------------ task builder ---
 def test_task_registry_spans_domains_with_provenance():
-    assert len(TASKS) >= 24 and len(SOURCE_TASKS) == 4 and len(TARGET_TASKS) >= 16
+    assert len(TASKS) >= 24 and len(SOURCE_TASKS) == 8 and len(TARGET_TASKS) >= 16
     assert len({spec.domain for spec in TASKS.values()}) >= 5
     for spec in TASKS.values():
         assert spec.provenance and spec.licence and spec.description
@@ -175,6 +177,35 @@ def test_source_embedding_is_a_unit_of_the_card_stage(tmp_path):
     assert fresh["parts"] == committed["parts"] and fresh["n_images"] == committed["n_images"]
     np.testing.assert_allclose(fresh["vector"], committed["vector"], atol=2e-3)
     assert set(Generator().source_cards()) == set(SOURCE_TASKS)
+
+
+def test_card_stage_scores_only_the_models_a_grown_zoo_adds(tmp_path, monkeypatch):
+    """A task card scored for part of the zoo is pending; its unit scores the missing models only, keeping the
+    scores and the image embedding it had (a zoo that grows does not recompute what it has)."""
+    import shutil
+
+    out = tmp_path / "out"
+    (out / "weights").mkdir(parents=True)
+    models = ("densenet.src_photos", "convnext.src_icons")
+    for model in models:
+        shutil.copy(Generator().weights_path(model), out / "weights")
+    committed = Generator().task_cards()["hw_parity"]
+    partial_card = json.loads(json.dumps(committed))
+    for metric in partial_card["extra"]["scores"].values():
+        for model in list(metric):
+            if model != models[0]:
+                del metric[model]
+    _store.write_json(out / "tasks.json", {"hw_parity": partial_card})
+    generator = Generator(out=out, cache=tmp_path / "cache", models=models, tasks=("hw_parity",))
+    assert ("card", "hw_parity") in generator.pending(("card",))
+    monkeypatch.setattr("benchmark.minizoo._generate._embed", lambda *a: pytest.fail("re-embedded the task"))
+    assert generator._card("hw_parity")
+    assert ("card", "hw_parity") not in generator.pending(("card",))
+    scores = generator.task_cards()["hw_parity"]["extra"]["scores"]
+    for metric, by_model in scores.items():
+        assert set(by_model) == set(models)
+        assert by_model[models[0]] == committed["extra"]["scores"][metric][models[0]]
+        assert by_model[models[1]] == pytest.approx(committed["extra"]["scores"][metric][models[1]], rel=1e-6)
 
 
 @pytest.mark.slow
