@@ -72,3 +72,24 @@ def test_the_image_view_puts_a_zoo_model_near_targets_like_its_training_data():
         assert bench.model_cards[nearest].extra["source_domain"] == card.domain, task
     without = PairFeaturizer(("image",)).fit({m: ModelCard(m) for m in bench.models}, bench.task_cards)
     assert without.fitted_views_ == []  # no model card carries its training data's embedding
+
+
+def test_image_vectors_are_compared_apart_from_the_history_mean():
+    """Raw mean features of the mini-zoo's sources and targets all point one way (every cosine above 0.5); minus the
+    training tasks' mean they take both signs and spread over a wider range, and the fitted centre survives the
+    round trip a workspace makes."""
+    from benchmark.minizoo import load_minizoo
+    from fennec.pair_features import _unit_mean
+
+    bench = load_minizoo()
+    featurizer = PairFeaturizer(("image",)).fit(bench.model_cards, bench.task_cards)
+    raw = np.array([[float(_unit_mean(m.extra["source_proxy"]["default"]) @
+                           _unit_mean(t.extra["proxy"]["default"])) for m in bench.model_cards.values()]
+                    for t in bench.task_cards.values()])
+    centred = np.array([[float(v @ featurizer.transform(t)["image"]) for v in featurizer.model_pairs_["image"].values()]
+                        for t in bench.task_cards.values()])
+    assert raw.min() > 0.5 and centred.min() < 0.0 < centred.max()
+    assert np.ptp(centred, axis=1).mean() > 3 * np.ptp(raw, axis=1).mean()
+    restored = PairFeaturizer.from_dict(featurizer.to_dict())
+    card = next(iter(bench.task_cards.values()))
+    np.testing.assert_allclose(restored.transform(card)["image"], featurizer.transform(card)["image"])
