@@ -118,16 +118,18 @@ def status_command(as_json: bool, out: Path | None) -> None:
 @cli.command("report")
 @_OUT
 def report_command(out: Path | None) -> None:
-    """Print how the benchmark discriminates: best-model counts and the baselines' cold-task figures.
+    """Print how the benchmark discriminates: best-model counts, the baselines' cold-task figures, and the room a
+    term for what a model was trained on has (the source-effect oracle and the image view's correlation with it).
 
     \b
     Example:
       python -m benchmark.minizoo report
     """
     from ._loader import load_minizoo
-    from ._report import discrimination, format_discrimination
+    from ._report import discrimination, format_discrimination, source_room
 
-    click.echo(format_discrimination(discrimination(load_minizoo(out))))
+    bench = load_minizoo(out)
+    click.echo(format_discrimination({**discrimination(bench), "source_room": source_room(bench)}))
 
 
 def _generator(models, tasks, out, cache):  # noqa: ANN001, ANN202

@@ -12,7 +12,7 @@ from fennec.errors import InputError
 
 from .._types import Benchmark
 
-__all__ = ["ProxyNeighbours", "discrimination", "format_discrimination"]
+__all__ = ["ProxyNeighbours", "discrimination", "format_discrimination", "source_room"]
 
 
 class ProxyNeighbours:
@@ -87,6 +87,46 @@ def discrimination(bench: Benchmark,
             "cold_task": cold}
 
 
+def source_room(bench: Benchmark) -> dict[str, Any]:
+    """How much a term for what a model was trained on could add, and how much of it the image proxy sees.
+
+    For each target: popularity over the other tasks plus the target's *true* mean effect of each source (its
+    z-scored values minus popularity, averaged over a source's models; an oracle no method has), and the Spearman
+    correlation of that effect with the pairwise ``image`` view's similarity of each source to the target (the
+    featurizer fitted on the other tasks).
+
+    Returns
+    -------
+    dict
+        ``{"popularity": mean tau_w, "oracle": mean tau_w, "correlation": {task: rho}}``.
+    """
+    from scipy.stats import spearmanr
+
+    from fennec.pair_features import PairFeaturizer
+
+    from ..methods import create_method, normalize_records
+    from ..protocols import cold_task, mean_over_tasks
+    from ..protocols._common import EMPTY, measure, truth_of
+
+    source = pd.Series({m: c.extra["source"] for m, c in bench.model_cards.items()})
+    oracle, correlation = {}, {}
+    for task in bench.targets:
+        train = bench.records.loc[bench.records["task"] != task]
+        prior = pd.Series(create_method("popularity").fit(train, bench.model_cards, bench.task_cards)
+                          .score(bench.task_cards[task], EMPTY))
+        held = bench.records.loc[bench.records["task"] == task]
+        z = pd.Series(normalize_records(held).to_numpy(), index=held["model"].to_numpy())
+        effect = (z - prior[z.index]).groupby(source[z.index]).mean()
+        oracle[task] = measure((prior + source.map(effect)).to_dict(), truth_of(bench.records, task))
+        pairs = PairFeaturizer(("image",)).fit(bench.model_cards, {t: bench.task_cards[t] for t in set(train["task"])})
+        x = pairs.transform(bench.task_cards[task])["image"]
+        similarity = pd.Series({m: float(v @ x) for m, v in pairs.model_pairs_["image"].items()})
+        by_source = similarity.groupby(source[similarity.index]).mean()
+        correlation[task] = float(spearmanr(by_source[effect.index], effect).statistic)
+    return {"popularity": mean_over_tasks(cold_task(bench, lambda: create_method("popularity")))["tau_w"],
+            "oracle": mean_over_tasks(oracle)["tau_w"], "correlation": correlation}
+
+
 def format_discrimination(result: dict[str, Any]) -> str:
     """A plain-text summary of :func:`discrimination` (Markdown table of the cold-task figures)."""
     lines = [f"{result['n_models']} models x {result['n_tasks']} target tasks",
@@ -95,4 +135,11 @@ def format_discrimination(result: dict[str, Any]) -> str:
     for name, measures in result["cold_task"].items():
         lines.append(f"| {name} | " + " | ".join(f"{measures.get(k, float('nan')):.3f}"
                                                   for k in ("tau_w", "kendall", "rel@1", "regret@3", "hit@3")) + " |")
+    room = result.get("source_room")
+    if room:
+        rho = room["correlation"]
+        lines += ["", f"popularity + each target's true source effect (oracle): tau_w {room['oracle']:.3f} "
+                  f"(popularity {room['popularity']:.3f})",
+                  f"Spearman of the image view's source similarity with the true source effect: mean "
+                  f"{np.mean(list(rho.values())):.2f}, " + ", ".join(f"{t} {r:.2f}" for t, r in sorted(rho.items()))]
     return "\n".join(lines)

@@ -138,6 +138,18 @@ def test_benchmark_discriminates(bench):
     assert tau < 0.7
 
 
+def test_what_a_model_was_trained_on_leaves_room_and_the_image_view_sees_some_of_it(bench):
+    """Knowing each target's true source effect beats popularity, and the image view's source similarity is
+    positively correlated with that effect on most targets (the pairwise term has something to learn)."""
+    from benchmark.minizoo._report import source_room
+
+    room = source_room(bench)
+    rho = np.array(list(room["correlation"].values()))
+    assert len(rho) == len(bench.targets) and np.all(np.abs(rho) <= 1)
+    assert room["oracle"] > room["popularity"] + 0.03
+    assert rho.mean() > 0.1 and (rho > 0).sum() > len(rho) / 2
+
+
 # --------------------------------------------------------------------------------- reproduction of the records ---
 # Bit-identical fine-tuning holds on one machine only: CPUs with other vector units sum in another order, and SGD
 # amplifies the last-bit differences (seen on an AMD EPYC against records made elsewhere: 5 of 120 validation images
