@@ -104,20 +104,21 @@ def source_room(bench: Benchmark) -> dict[str, Any]:
 
     from fennec.pair_features import PairFeaturizer
 
+    from ..measures import evaluate_task
     from ..methods import create_method, normalize_records
     from ..protocols import cold_task, mean_over_tasks
-    from ..protocols._common import EMPTY, measure, truth_of
 
     source = pd.Series({m: c.extra["source"] for m, c in bench.model_cards.items()})
     oracle, correlation = {}, {}
     for task in bench.targets:
         train = bench.records.loc[bench.records["task"] != task]
         prior = pd.Series(create_method("popularity").fit(train, bench.model_cards, bench.task_cards)
-                          .score(bench.task_cards[task], EMPTY))
+                          .score(bench.task_cards[task], train.iloc[:0]))
         held = bench.records.loc[bench.records["task"] == task]
         z = pd.Series(normalize_records(held).to_numpy(), index=held["model"].to_numpy())
         effect = (z - prior[z.index]).groupby(source[z.index]).mean()
-        oracle[task] = measure((prior + source.map(effect)).to_dict(), truth_of(bench.records, task))
+        oracle[task] = evaluate_task((prior[z.index] + source[z.index].map(effect)).to_numpy(),
+                                     held["value"].to_numpy(np.float64))
         pairs = PairFeaturizer(("image",)).fit(bench.model_cards, {t: bench.task_cards[t] for t in set(train["task"])})
         x = pairs.transform(bench.task_cards[task])["image"]
         similarity = pd.Series({m: float(v @ x) for m, v in pairs.model_pairs_["image"].items()})
