@@ -113,9 +113,9 @@ class PairTerm:
             return self
         # No standard-error guard (as the task kernel's): on TransferGraph the term's gain comes from two training
         # tasks of twelve (food101, eurosat), which such a guard reads as noise and switches off where it helps.
-        best, best_tau = np.inf, _loo_taus(data, np.inf).mean()
+        best, best_tau = np.inf, _loo_tau(data, np.inf)
         for ridge in RIDGES[:-1]:
-            tau = _loo_taus(data, ridge).mean()
+            tau = _loo_tau(data, ridge)
             if tau > best_tau + 1e-9:
                 best, best_tau = ridge, tau
         self.weights = _ridge(data, best)
@@ -141,9 +141,9 @@ def _ridge(data: list, ridge: float, skip: int = -1) -> np.ndarray:
     return np.linalg.solve((a * w[:, None]).T @ a + ridge * len(kept) * np.eye(n_views), (a * w[:, None]).T @ r)
 
 
-def _loo_taus(data: list, ridge: float) -> np.ndarray:
-    """Each problem's weighted tau with the weights fitted on the other problems (problems of under 3 models
-    left out)."""
+def _loo_tau(data: list, ridge: float) -> float:
+    """Mean weighted tau of each problem's ranking with the weights fitted on the other problems (problems of under
+    3 models left out; 0.0 when none is left)."""
     taus = []
     for i, (a, _, z, p, _) in enumerate(data):
         if len(z) < 3:
@@ -151,4 +151,4 @@ def _loo_taus(data: list, ridge: float) -> np.ndarray:
         predicted = p + a @ _ridge(data, ridge, skip=i)
         tau = weightedtau(predicted, z)[0]
         taus.append(tau if np.isfinite(tau) else 0.0)  # a constant ranking (tau undefined) tells nothing: 0
-    return np.array(taus)
+    return float(np.mean(taus)) if taus else 0.0
