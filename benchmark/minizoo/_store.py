@@ -13,7 +13,8 @@ Committed artefacts (``benchmark/minizoo/data/``, written by ``generate``)::
     runs.csv                              every fine-tuning run (one row per learning rate)
     records.csv                           the transfer records: one row per (model, task), best lr on val
     tasks.json                            target task cards with the default proxy's embedding and LogME/SFDA
-    sources.json                          the default proxy's embedding of each source task's training images
+    sources.json                          each source task's label names and the default proxy's embedding of its
+                                          training images
 """
 from __future__ import annotations
 
