@@ -65,7 +65,8 @@ def expected_gains(prediction: TaskPrediction, space: Any, best: float, rows: Se
     :meth:`Uncertainty.expected_gain`)."""
     rows = np.asarray(rows, np.int64)
     spread = prediction.scale * space.uncertainty_.model_width[rows]
-    return space.uncertainty_.expected_gain(prediction.n_revealed, prediction.values[rows], spread, best)
+    ceiling = np.inf if space.value_range_ is None else space.value_range_[1]
+    return space.uncertainty_.expected_gain(prediction.n_revealed, prediction.values[rows], spread, best, ceiling)
 
 
 def stop_advice(gain: float, best: float, policy: Mapping[str, Any]) -> str | None:

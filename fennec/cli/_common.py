@@ -62,10 +62,11 @@ def print_table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> None:
         click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths)))
 
 
-def interval_text(row: dict[str, Any], level: str = "80%") -> str:
-    """A ranking row's interval at ``level`` as ``[low, high]`` ("" when the space gave none)."""
+def interval_text(row: dict[str, Any], level: str = "80%", decimals: int = 4) -> str:
+    """A ranking row's interval at ``level`` as ``[low, high]`` with ``decimals`` (as the table's other numbers;
+    "" when the space gave none)."""
     bounds = (row.get("interval") or {}).get(level)
-    return f"[{bounds[0]:.4g}, {bounds[1]:.4g}]" if bounds else ""
+    return f"[{bounds[0]:.{decimals}f}, {bounds[1]:.{decimals}f}]" if bounds else ""
 
 
 def confidence_line(summary: dict[str, Any]) -> str | None:

@@ -88,8 +88,9 @@ def _print_report(result, report: list[dict], truth, version: str, say) -> None:
     say(f"  {'rank':>4}  {'model':<{width}}  {'predicted':>9}  {'80% interval':>16}  {'P(top 3)':>8}  "
         f"{'true acc.':>9}  true rank")
     for i, r in enumerate(report, start=1):
-        say(f"  {i:>4}  {r['model']:<{width}}  {r.get('predicted', float('nan')):>9.3f}  {interval_text(r):>16}  "
-            f"{r['confidence']:>8.2f}  {r['true_accuracy']:>9.3f}  {r['true_rank']:>3} of {len(truth)}")
+        say(f"  {i:>4}  {r['model']:<{width}}  {r.get('predicted', float('nan')):>9.3f}  "
+            f"{interval_text(r, decimals=3):>16}  {r['confidence']:>8.2f}  {r['true_accuracy']:>9.3f}  "
+            f"{r['true_rank']:>3} of {len(truth)}")
     line = confidence_line(result.confidence)
     if line:
         say(f"  {line}")

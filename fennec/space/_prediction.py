@@ -35,7 +35,8 @@ class TaskPrediction:
     values : ndarray of shape (n_models,)
         Expected value in the task's units (a revealed model: its result).
     intervals : dict of float to (ndarray, ndarray)
-        Per nominal coverage, lower and upper bounds (a revealed model: its result twice).
+        Per nominal coverage, lower and upper bounds (a revealed model: its result twice), within the space's
+        ``value_range_``.
     in_top3 : ndarray of shape (n_models,)
         Estimated chance that the model is among the task's true best 3 (NaN for revealed models).
     location, scale : float
@@ -68,6 +69,7 @@ class PredictionMixin:
     """:meth:`predict_task` of :class:`~fennec.space.TransferSpace` (reads the fitted ``uncertainty_``)."""
 
     uncertainty_: Uncertainty | None
+    value_range_: tuple[float, float] | None
     task_kernel_: TaskKernel
     _task_features: FeatureTable
     _model_pos: dict[str, int]
@@ -111,6 +113,10 @@ class PredictionMixin:
         spread = sigma * unc.model_width
         half = {float(lv): unc.half_width(len(known), lv) * spread for lv in levels}
         intervals = {lv: (values - h, values + h) for lv, h in half.items()}
+        if self.value_range_ is not None:  # a bound of the measure holds for every model: nothing is lost
+            values = np.clip(values, *self.value_range_)
+            intervals = {lv: (np.clip(low, *self.value_range_), np.clip(high, *self.value_range_))
+                         for lv, (low, high) in intervals.items()}
         values[rows] = list(known.values())
         for low, high in intervals.values():
             low[rows], high[rows] = values[rows], values[rows]

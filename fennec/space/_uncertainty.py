@@ -137,12 +137,13 @@ class Uncertainty:
             return np.zeros(1)
         return np.quantile(self.scores[g], (np.arange(size) + 0.5) / size)
 
-    def expected_gain(self, k: int, values: np.ndarray, spread: np.ndarray, best: float) -> np.ndarray:
-        """``E[max(0, Y - best)]`` per model, ``Y = value + spread * e`` with ``e`` drawn from the held-out
-        problems' nonconformity (``spread = sigma * w_m``): what one more try of that model is expected to add over
-        the ``best`` result so far."""
+    def expected_gain(self, k: int, values: np.ndarray, spread: np.ndarray, best: float,
+                      ceiling: float = np.inf) -> np.ndarray:
+        """``E[max(0, min(Y, ceiling) - best)]`` per model, ``Y = value + spread * e`` with ``e`` drawn from the
+        held-out problems' nonconformity (``spread = sigma * w_m``): what one more try of that model is expected to
+        add over the ``best`` result so far (``ceiling``: the measure's upper bound)."""
         e = self.draws(k, 128)
-        return np.maximum(values[:, None] + spread[:, None] * e[None] - best, 0.0).mean(1)
+        return np.maximum(np.minimum(values[:, None] + spread[:, None] * e[None], ceiling) - best, 0.0).mean(1)
 
     def _grid(self, k: int) -> int | None:
         """The grid value whose scores judge a query with ``k`` results: the largest one with scores (fewer

@@ -83,3 +83,47 @@ def test_cold_half_width_counts_held_out_tasks_not_values():
     assert unc.half_width(0, 0.95) == float("inf")  # 10 tasks cannot back 95%: 0.95 * 11 > 10
     by_values = Uncertainty({0: scores[order]}, np.zeros((0, 18)), np.ones(3), np.zeros(3), np.ones(3))
     assert by_values.half_width(0, 0.4) == 1.0 and by_values.half_width(0, 0.5) == 10.0
+
+
+def test_value_range_clips_cold_intervals_to_what_an_accuracy_can_be_and_loses_no_coverage():
+    """The mini-zoo's real accuracies: cold intervals of a held-out task, read off a space with the default
+    ``value_range="auto"`` ([0, 1] here), stay in [0, 1], cover exactly the models the unclipped ones cover, and are
+    narrower where the unclipped ones left [0, 1]."""
+    from benchmark.minizoo import load_minizoo
+
+    records = load_minizoo().records[["model", "task", "value"]]
+    task = "hw_digits"
+    train, truth = records[records["task"] != task], records[records["task"] == task].set_index("model")["value"]
+    params = dict(n_factors=4, min_steps=100, random_state=0)
+    bounded = TransferSpace(**params).fit(train)
+    unbounded = TransferSpace(value_range=None, **params).fit(train)
+    assert bounded.value_range_ == (0.0, 1.0) and unbounded.value_range_ is None
+    clipped, raw = bounded.predict_task(levels=(0.9,)), unbounded.predict_task(levels=(0.9,))
+    (low, high), (raw_low, raw_high) = clipped.intervals[0.9], raw.intervals[0.9]
+    assert np.all(low >= 0) and np.all(high <= 1) and np.all((clipped.values >= 0) & (clipped.values <= 1))
+    assert np.any(raw_low < 0) or np.any(raw_high > 1)  # else this test shows nothing
+    y = truth.reindex(clipped.model_ids).to_numpy()
+    assert np.array_equal((low <= y) & (y <= high), (raw_low <= y) & (y <= raw_high))
+    assert np.all(high - low <= raw_high - raw_low) and np.any(high - low < raw_high - raw_low)
+
+
+def test_value_range_is_read_from_the_history_or_given_and_checked(space, tmp_path):
+    rng = np.random.default_rng(1)
+    records = pd.DataFrame([(f"m{i}", f"t{j}", 50 + 10 * rng.normal()) for i in range(12) for j in range(5)],
+                           columns=["model", "task", "value"])
+    assert TransferSpace(n_factors=2, min_steps=20).fit(records).value_range_ is None  # not a fraction: no bound
+    percent = TransferSpace(n_factors=2, min_steps=20, value_range=(0, 100)).fit(records)
+    assert percent.value_range_ == (0.0, 100.0)
+    percent.save(tmp_path / "p")
+    assert TransferSpace.load(tmp_path / "p").value_range_ == (0.0, 100.0)
+    for bad in ((1, 0), "percent", (0, 1, 2), 5):
+        with pytest.raises(InputError, match="value_range"):
+            TransferSpace(value_range=bad).fit(records)
+    assert space.value_range_ == (0.0, 1.0)  # the module's space: every value in [0, 1]
+
+
+def test_expected_gain_stops_at_the_measure_ceiling():
+    unc = _uncertainty(np.random.default_rng(2).normal(size=99))
+    values, spread = np.array([0.95, 0.5]), np.array([0.2, 0.2])
+    free, capped = unc.expected_gain(3, values, spread, 0.9), unc.expected_gain(3, values, spread, 0.9, ceiling=1.0)
+    assert np.all(capped <= free) and capped[0] < free[0] and capped[0] <= 0.1
