@@ -89,7 +89,7 @@ class FennecMethod:
         task_pairs = self.pairs_.task_pairs({t: task_cards[t] for t in tasks})
         self.spaces_ = []
         for seed in range(self.n_seeds):
-            params = {**self.DEFAULTS, "task_blocks": blocks, **self.space_params,
+            params = {**self.DEFAULTS, "task_blocks": blocks, "value_range": _value_range(records), **self.space_params,
                       "random_state": self.random_state + seed}
             space = TransferSpace(**params).fit(records[["model", "task", "value"]], features, task_features,
                                                 model_sources=model_sources, task_sources=task_sources,
@@ -131,3 +131,10 @@ class FennecMethod:
     def _revealed(self, revealed: pd.DataFrame) -> dict[str, float]:
         known = revealed.loc[revealed["model"].isin(set(self.space_.model_ids_))]
         return dict(zip(known["model"].astype(str), known["value"].astype(float)))
+
+
+def _value_range(records: pd.DataFrame) -> str | tuple[float, float]:
+    """The measure's bounds for the space's values and intervals: (0, 100) for a benchmark that records percentages
+    (its ``metric`` column says so, as sfda11's ``finetune_top1_percent``), else the space's own ``"auto"``."""
+    metric = records["metric"].dropna().astype(str) if "metric" in records else pd.Series([], dtype=str)
+    return (0.0, 100.0) if len(metric) and metric.str.contains("percent").all() else "auto"
