@@ -343,21 +343,20 @@ class TransferSpace(QueriesMixin, PredictionMixin, BudgetMixin, GrowthMixin, Bas
 
     def _resolve_value_range(self, values: np.ndarray) -> tuple[float, float] | None:
         """``value_range`` as bounds (``"auto"`` read from the training ``values``); a bad setting is an InputError."""
-        if self.value_range is None:
+        setting = self.value_range
+        if setting is None:
             return None
-        if isinstance(self.value_range, str) and self.value_range == "auto":
+        if isinstance(setting, str) and setting == "auto":
             inside = values.size and float(values.min()) >= 0.0 and float(values.max()) <= 1.0
             return (0.0, 1.0) if inside else None
         try:
-            if isinstance(self.value_range, str):
-                raise ValueError(self.value_range)
-            low, high = (float(b) for b in self.value_range)
+            bounds = () if isinstance(setting, str) else tuple(float(b) for b in setting)
         except (TypeError, ValueError):
-            low, high = np.nan, np.nan
-        if not low < high:
+            bounds = ()
+        if len(bounds) != 2 or not bounds[0] < bounds[1]:
             raise InputError(f"`value_range` of TransferSpace must be \"auto\", None or (low, high) with low < high. "
-                             f"Got {self.value_range!r} instead.", hint="e.g. value_range=(0, 100) for percentages")
-        return low, high
+                             f"Got {setting!r} instead.", hint="e.g. value_range=(0, 100) for percentages")
+        return bounds
 
     def _fit_uncertainty(self, z: np.ndarray) -> None:
         """The held-out problems behind :meth:`predict_task` (:mod:`fennec.space._uncertainty`)."""
