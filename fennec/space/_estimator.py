@@ -23,7 +23,7 @@ from fennec.space._growth import GrowthMixin
 from fennec.space._held_out import FoldIn, cold_problems, fit_uncertainty
 from fennec.space._net import SpaceNet
 from fennec.space._persistence import load_space, save_space
-from fennec.space._prediction import PredictionMixin
+from fennec.space._prediction import PredictionMixin, resolve_value_range
 from fennec.space._queries import QueriesMixin
 from fennec.space._records import Records, coerce_records
 from fennec.space._sources import Sources
@@ -107,9 +107,8 @@ class TransferSpace(QueriesMixin, PredictionMixin, BudgetMixin, GrowthMixin, Bas
         ``task_source``): they get the mean plus this many standard deviations of how such matched pairs did in the
         history, over their model's bias (their scores are left alone; :mod:`fennec.space._sources` says why).
     value_range : "auto", (float, float) or None, default="auto"
-        The values the measure can take: :meth:`predict_task`'s expected values and intervals are clipped to it.
-        ``"auto"``: ``(0, 1)`` when every training value lies in [0, 1] (an accuracy, F1, AUC...), else None (no
-        bound); pass e.g. ``(0, 100)`` for a percentage.
+        Bounds of the measure (resolved: ``value_range_``), to which :meth:`predict_task` clips values and intervals;
+        ``"auto"``: (0, 1) when every training value lies there (accuracy, F1...), else none; e.g. (0, 100) for %.
     random_state : int, optional
         Seed of initialisation, batching and dropout; the same seed gives the same space.
     verbose : bool, default=False
@@ -140,8 +139,6 @@ class TransferSpace(QueriesMixin, PredictionMixin, BudgetMixin, GrowthMixin, Bas
     pair_term_ : PairTerm
         The pairwise term (:mod:`fennec.space._affinity`): its views, the models' vectors and the fitted weights
         (all zero when the views did not help on the training tasks' cold problems, or none were given).
-    value_range_ : (float, float) or None
-        The resolved ``value_range``.
     uncertainty_ : Uncertainty or None
         What :meth:`predict_task`'s values, intervals and ranking confidence are learnt from: the held-out problems
         of the training tasks (:mod:`fennec.space._uncertainty`; None for a space saved before they existed).
@@ -209,8 +206,7 @@ class TransferSpace(QueriesMixin, PredictionMixin, BudgetMixin, GrowthMixin, Bas
                  calibration_tasks: int = 100, update_epochs: int = 5, update_min_steps: int = 50,
                  replay_ratio: float = 1.0, explore: float = 0.5, diversity: float = 0.5,
                  source_optimism: float = 1.0, value_range: str | tuple[float, float] | None = "auto",
-                 random_state: int | None = None,
-                 verbose: bool = False) -> None:
+                 random_state: int | None = None, verbose: bool = False) -> None:
         self.n_factors = n_factors
         self.normalize = normalize
         self.hidden = hidden
@@ -300,14 +296,9 @@ class TransferSpace(QueriesMixin, PredictionMixin, BudgetMixin, GrowthMixin, Bas
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> None:
-        """Write the fitted space to a directory: ``params.json`` (``get_params()``), ``space.json`` (ids,
-        dimensions, calibration) and ``space.safetensors`` (tensors). No pickle.
-
-        Parameters
-        ----------
-        path : str or Path
-            Directory (created if missing).
-        """
+        """Write the fitted space to the directory ``path`` (created if missing): ``params.json``
+        (``get_params()``), ``space.json`` (ids, dimensions, calibration) and ``space.safetensors`` (tensors). No
+        pickle."""
         self._check_fitted()
         save_space(self, Path(path))
 
@@ -336,27 +327,10 @@ class TransferSpace(QueriesMixin, PredictionMixin, BudgetMixin, GrowthMixin, Bas
                 raise InputError(f"`{name}` of TransferSpace must be a {kind.__name__.lower()} {bound}. "
                                  f"Got {value!r} instead.")
         check_normalization(self.normalize)
-        self._resolve_value_range(np.zeros(0))
+        resolve_value_range(self.value_range, np.zeros(0))
         if self.random_state is not None and (not isinstance(self.random_state, Integral)
                                               or isinstance(self.random_state, bool)):
             raise InputError(f"`random_state` of TransferSpace must be an int or None. Got {self.random_state!r}.")
-
-    def _resolve_value_range(self, values: np.ndarray) -> tuple[float, float] | None:
-        """``value_range`` as bounds (``"auto"`` read from the training ``values``); a bad setting is an InputError."""
-        setting = self.value_range
-        if setting is None:
-            return None
-        if isinstance(setting, str) and setting == "auto":
-            inside = values.size and float(values.min()) >= 0.0 and float(values.max()) <= 1.0
-            return (0.0, 1.0) if inside else None
-        try:
-            bounds = () if isinstance(setting, str) else tuple(float(b) for b in setting)
-        except (TypeError, ValueError):
-            bounds = ()
-        if len(bounds) != 2 or not bounds[0] < bounds[1]:
-            raise InputError(f"`value_range` of TransferSpace must be \"auto\", None or (low, high) with low < high. "
-                             f"Got {setting!r} instead.", hint="e.g. value_range=(0, 100) for percentages")
-        return bounds
 
     def _fit_uncertainty(self, z: np.ndarray) -> None:
         """The held-out problems behind :meth:`predict_task` (:mod:`fennec.space._uncertainty`)."""
@@ -417,7 +391,7 @@ class TransferSpace(QueriesMixin, PredictionMixin, BudgetMixin, GrowthMixin, Bas
         """What the queries need beyond the factors (:mod:`fennec.space._geometry`), the model confidences and
         positions; the index is rebuilt on next use."""
         self._geometry = Geometry(self.model_bias_, self.model_factors_, self.task_factors_)
-        self.value_range_ = self._resolve_value_range(self._records.value)
+        self.value_range_ = resolve_value_range(self.value_range, self._records.value)
         self._index = None
         n_results = np.bincount(self._records.model, minlength=len(self.model_ids_))
         self.model_confidence_ = confidence(self._model_kernel.kernel, n_results)

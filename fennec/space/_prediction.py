@@ -14,7 +14,7 @@ from fennec.space._kernel import TaskKernel
 from fennec.space._records import as_revealed
 from fennec.space._uncertainty import TOP, Uncertainty, task_units
 
-__all__ = ["LEVELS", "PredictionMixin", "TaskPrediction"]
+__all__ = ["LEVELS", "PredictionMixin", "TaskPrediction", "resolve_value_range"]
 
 #: Default nominal coverages of the intervals.
 LEVELS = (0.8, 0.9)
@@ -154,3 +154,21 @@ class PredictionMixin:
         if query is None:
             return 0.0
         return float(self.task_kernel_.similarity(query).max())
+
+
+def resolve_value_range(setting: object, values: np.ndarray) -> tuple[float, float] | None:
+    """A space's ``value_range`` as bounds (``"auto"``: [0, 1] when every training value in ``values`` lies there,
+    else None); a bad setting is an InputError."""
+    if setting is None:
+        return None
+    if isinstance(setting, str) and setting == "auto":
+        inside = values.size and float(values.min()) >= 0.0 and float(values.max()) <= 1.0
+        return (0.0, 1.0) if inside else None
+    try:
+        bounds = () if isinstance(setting, str) else tuple(float(b) for b in setting)
+    except (TypeError, ValueError):
+        bounds = ()
+    if len(bounds) != 2 or not bounds[0] < bounds[1]:
+        raise InputError(f"`value_range` of TransferSpace must be \"auto\", None or (low, high) with low < high. "
+                         f"Got {setting!r} instead.", hint="e.g. value_range=(0, 100) for percentages")
+    return bounds
