@@ -22,6 +22,8 @@ _CALIBRATION_COLUMNS = ("coverage@80", "coverage@90", "width@90", "p_hit@3", "hi
 def _columns(result: dict) -> list[str]:
     if result["protocol"] == "learning-curve":  # per fraction: history size, then the measures
         return [c for c in result["mean"] if c.startswith(("n_history@", "tau_w@", "rel@1@"))]
+    if result["protocol"] == "headroom":  # one column per ranking
+        return list(result["mean"])
     if result["protocol"] == "calibration":  # per query (cold, k3)
         return [c for c in next(iter(result["tasks"].values())) if c.endswith(_CALIBRATION_COLUMNS)]
     return [c for c in (*_HEADLINE, *(f"regret@B{b}" for b in BUDGETS), *(f"rel@B{b}" for b in BUDGETS))
@@ -50,6 +52,25 @@ def _fractions(text: str) -> list[float]:
 
         raise InputError(f"--fractions must be numbers separated by commas. Got {text!r} instead.",
                          hint="e.g. --fractions 0.25,0.5,1") from None
+
+
+def _history(history: str, targets: str | None):
+    """The benchmark or table named ``history``, holding out only ``targets`` (comma-separated) when given."""
+    from .loaders import load
+
+    bench = load(history)
+    if targets:
+        bench = bench.with_targets([t.strip() for t in targets.split(",") if t.strip()])
+    return bench
+
+
+def _echo(result: dict, header: str, json_out: Path | None) -> None:
+    """Print a result's header line and per-task table; write its JSON to ``json_out`` when given."""
+    click.echo(header)
+    click.echo(_format_table(result))
+    if json_out:
+        json_out.write_text(json.dumps(result, indent=2))
+        click.echo(f"wrote {json_out}")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -125,23 +146,45 @@ def run_command(history: str, protocol: str, method: str, k: int, draws: int, bu
       python -m benchmark run --history tg.csv --targets svhn,dtd --protocol cold-task --method fennec
       python -m benchmark run --history sfda11 --protocol calibration --method fennec
     """
-    from .loaders import load
     from .runner import evaluate
 
     options = {"few-shot": {"k": k, "n_draws": draws}, "cold-model": {"seeds": range(5 if seeds is None else seeds)},
                "budget": {"budgets": budgets or BUDGETS},
                "learning-curve": {"fractions": _fractions(fractions), "seeds": range(3 if seeds is None else seeds)},
                }.get(protocol, {})
-    bench = load(history)
-    if targets:
-        bench = bench.with_targets([t.strip() for t in targets.split(",") if t.strip()])
-    result = evaluate(bench, protocol, method, pools=pools, **options)
-    click.echo(f"{result['benchmark']} | {protocol} | {method} | {result['n_models']} models x "
-               f"{result['n_tasks']} tasks | settings {result['settings']}")
-    click.echo(_format_table(result))
-    if json_out:
-        json_out.write_text(json.dumps(result, indent=2))
-        click.echo(f"wrote {json_out}")
+    result = evaluate(_history(history, targets), protocol, method, pools=pools, **options)
+    _echo(result, f"{result['benchmark']} | {protocol} | {method} | {result['n_models']} models x "
+                  f"{result['n_tasks']} tasks | settings {result['settings']}", json_out)
+
+
+@cli.command("headroom")
+@click.option("--history", required=True, help="Benchmark name (sfda11, shift, transfergraph...) or a CSV/Parquet file.")
+@click.option("--targets", default=None, metavar="TASK,...",
+              help="Hold out and score only these tasks (comma-separated); the others stay history.")
+@click.option("--no-nested", is_flag=True, help="Skip kernel@nested (the slowest row: a kernel fit per history task).")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Write the result JSON here.")
+def headroom_command(history: str, targets: str | None, no_nested: bool, json_out: Path | None) -> None:
+    """How far can a cold-task method get past its prior on this history? Ceilings chosen with the answer.
+
+    Per target task (mean tau_w in the last row): the prior (popularity-ns); the best one and three history tasks
+    (chosen with the target's true values); the space's cold-task kernel over the task side features at the grid
+    setting best on the targets (kernel@oracle) and at the setting chosen on the history alone (kernel@nested); the
+    prior plus each pairwise view's affinity, and the kernel plus all of them, with weights best on the targets.
+    An @oracle figure bounds the methods of its family that use one setting for every target: a goal above
+    kernel+pairs@oracle needs another signal than the cards' side features and pairwise views, or another family. `agreement`: how well the side features' closeness of two tasks follows how alike
+    they rank the models (Spearman over task pairs).
+
+    \b
+    Examples:
+      python -m benchmark headroom --history sfda11
+      python -m benchmark headroom --history transfergraph8 --json headroom.json
+      python -m benchmark headroom --history my_results.csv --targets svhn,dtd --no-nested
+    """
+    from .headroom import headroom
+
+    result = headroom(_history(history, targets), nested=not no_nested)
+    _echo(result, f"{result['benchmark']} | headroom | {result['n_models']} models x {result['n_tasks']} targets | "
+                  f"oracle settings {result['settings']} | agreement {result['agreement']:.3f}", json_out)
 
 
 @cli.command("suite")

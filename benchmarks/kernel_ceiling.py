@@ -27,18 +27,10 @@ import pandas as pd
 from scipy import stats
 from tqdm.auto import tqdm
 
+from benchmark.headroom import kernel_grid
 from benchmark.loaders import load
 from benchmark.methods import create_method
-from fennec.space import PRIORS, WIDTHS, KernelSetting, TaskKernel, block_distances, median_spacing, views_of
-
-
-def _view_name(view: tuple, names: list[str], sizes: list[int]) -> str:
-    if not view:
-        return "all columns"
-    if len(view) > 1:
-        return "all blocks"
-    starts = np.cumsum([0] + sizes[:-1]).tolist()
-    return names[starts.index(view[0][0])]
+from fennec.space import TaskKernel
 
 
 def _split_taus(bench, task: str) -> tuple[dict, float, float]:
@@ -58,13 +50,8 @@ def _split_taus(bench, task: str) -> tuple[dict, float, float]:
     calibrated = space.task_kernel_
     points, rows = calibrated.points, calibrated.rows
     taus = {}
-    for view in views_of(tuple(featurizer.block_sizes), points.shape[1]):
-        spacing = median_spacing(block_distances(points, points, view))
-        name = _view_name(view, featurizer.block_names, featurizer.block_sizes)
-        for multiple in WIDTHS:
-            for prior in PRIORS:
-                setting = KernelSetting(view, multiple * spacing, prior)
-                taus[(name, multiple, prior)] = tau(TaskKernel(points, rows, (setting,)))
+    for setting, label in kernel_grid(points, featurizer.block_sizes, featurizer.block_names):
+        taus[(label["view"], label["width"], label["prior"])] = tau(TaskKernel(points, rows, (setting,)))
     return taus, tau(TaskKernel(points, rows)), tau(calibrated)
 
 

@@ -29,10 +29,20 @@ is the one public estimator; its parts are modules of this package, each readabl
 ``_persistence``              save and load (JSON + safetensors, no pickle)
 ============================  =====================================================================================
 """
+from fennec.space._affinity import PairTerm
 from fennec.space._estimator import TransferSpace
-from fennec.space._kernel import PRIORS, WIDTHS, KernelSetting, TaskKernel, block_distances, median_spacing, views_of
+from fennec.space._kernel import (
+    PRIORS,
+    WIDTHS,
+    KernelSetting,
+    TaskKernel,
+    block_distances,
+    candidate_widths,
+    median_spacing,
+    views_of,
+)
 from fennec.space._prediction import LEVELS, TaskPrediction
 from fennec.space._sources import source_key
 
-__all__ = ["TransferSpace", "TaskPrediction", "LEVELS", "TaskKernel", "KernelSetting", "WIDTHS", "PRIORS", "block_distances", "median_spacing",
-           "views_of", "source_key"]
+__all__ = ["TransferSpace", "TaskPrediction", "LEVELS", "PairTerm", "TaskKernel", "KernelSetting", "WIDTHS", "PRIORS",
+           "block_distances", "candidate_widths", "median_spacing", "views_of", "source_key"]
