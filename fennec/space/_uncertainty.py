@@ -131,11 +131,21 @@ class Uncertainty:
         return float(magnitude[order[at]])
 
     def draws(self, k: int, size: int = 256) -> np.ndarray:
-        """``size`` evenly spaced quantiles of the signed nonconformity, for expectations over a prediction's error."""
+        """``size`` evenly spaced quantiles of the signed nonconformity, for expectations over a prediction's error.
+
+        The quantiles are of the scores weighed as the intervals weigh them (:attr:`weights`): for cold queries each
+        held-out task counts once, so a task with many models does not stand for the others."""
         g = self._grid(k)
         if g is None:
             return np.zeros(1)
-        return np.quantile(self.scores[g], (np.arange(size) + 0.5) / size)
+        scores, probabilities = self.scores[g], (np.arange(size) + 0.5) / size
+        weights = self.weights.get(g)
+        if weights is None or np.ptp(weights) <= 1e-12 * weights.max():
+            return np.quantile(scores, probabilities)
+        order = np.argsort(scores, kind="stable")
+        cumulative = np.cumsum(weights[order])
+        midpoints = (cumulative - 0.5 * weights[order]) / cumulative[-1]  # each score at the middle of its mass
+        return np.interp(probabilities, midpoints, scores[order])
 
     def expected_gain(self, k: int, values: np.ndarray, spread: np.ndarray, best: float,
                       ceiling: float = np.inf) -> np.ndarray:

@@ -122,6 +122,24 @@ def test_value_range_is_read_from_the_history_or_given_and_checked(space, tmp_pa
     assert space.value_range_ == (0.0, 1.0)  # the module's space: every value in [0, 1]
 
 
+def test_cold_draws_weigh_held_out_tasks_as_the_intervals_do():
+    # as above: the off task is 53% of the values but 10% of the tasks; draws (and so expected gains) follow tasks
+    well = [np.linspace(-1, 1, 10) for _ in range(9)]
+    scores = np.concatenate([*well, np.full(100, 10.0)])
+    weights = np.concatenate([np.full(90, 0.1), np.full(100, 0.01)])
+    order = np.argsort(scores, kind="stable")
+    unc = Uncertainty({0: scores[order]}, np.zeros((0, 18)), np.ones(3), np.zeros(3), np.ones(3),
+                      {0: weights[order]})
+    draws = unc.draws(0, 200)
+    assert np.mean(draws == 10.0) == pytest.approx(0.1, abs=0.01)
+    assert np.all(np.diff(draws) >= 0) and draws.min() >= -1.0
+    unweighted = Uncertainty({0: scores[order]}, np.zeros((0, 18)), np.ones(3), np.zeros(3), np.ones(3))
+    assert np.mean(unweighted.draws(0, 200) == 10.0) > 0.5
+    equal = Uncertainty({0: scores[order]}, np.zeros((0, 18)), np.ones(3), np.zeros(3), np.ones(3),
+                        {0: np.ones(len(scores))})  # revealed queries: every value weighs one, plain quantiles
+    assert np.array_equal(equal.draws(0, 64), unweighted.draws(0, 64))
+
+
 def test_expected_gain_stops_at_the_measure_ceiling():
     unc = _uncertainty(np.random.default_rng(2).normal(size=99))
     values, spread = np.array([0.95, 0.5]), np.array([0.2, 0.2])
