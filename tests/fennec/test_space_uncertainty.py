@@ -69,19 +69,24 @@ def test_predict_task_checks_levels(space):
         space.predict_task(levels=(0.9, 1.5))
 
 
-def test_cold_half_width_counts_held_out_tasks_not_values():
-    # nine tasks predicted well (10 values each, |error| <= 1) and one big task whose whole level was off (100
-    # values at 10): by values the off task is 53% of the scores, by tasks 10%.
-    well = [np.linspace(-1, 1, 10) for _ in range(9)]
-    scores = np.concatenate([*well, np.full(100, 10.0)])
-    weights = np.concatenate([np.full(90, 0.1), np.full(100, 0.01)])
+def _one_task_off(weights: np.ndarray | None = None) -> Uncertainty:
+    """Nine held-out tasks predicted well (10 values each, |error| <= 1) and one big task whose whole level was off
+    (100 values at 10): by values the off task is 53% of the cold scores, by tasks 10%. ``weights``: per score, in
+    that order (default: each task weighs one)."""
+    scores = np.concatenate([*(np.linspace(-1, 1, 10) for _ in range(9)), np.full(100, 10.0)])
+    if weights is None:
+        weights = np.concatenate([np.full(90, 0.1), np.full(100, 0.01)])
     order = np.argsort(scores, kind="stable")
-    unc = Uncertainty({0: scores[order]}, np.zeros((0, 18)), np.ones(3), np.zeros(3), np.ones(3),
-                      {0: weights[order]})
+    return Uncertainty({0: scores[order]}, np.zeros((0, 18)), np.ones(3), np.zeros(3), np.ones(3),
+                       {0: weights[order]} if len(weights) else {})
+
+
+def test_cold_half_width_counts_held_out_tasks_not_values():
+    unc = _one_task_off()
     assert unc.half_width(0, 0.8) == 1.0  # 0.8 * 11 = 8.8 of the 9 well-predicted tasks' weight
     assert unc.half_width(0, 0.9) == 10.0  # 0.9 * 11 = 9.9 tasks: the off task must be covered
     assert unc.half_width(0, 0.95) == float("inf")  # 10 tasks cannot back 95%: 0.95 * 11 > 10
-    by_values = Uncertainty({0: scores[order]}, np.zeros((0, 18)), np.ones(3), np.zeros(3), np.ones(3))
+    by_values = _one_task_off(np.zeros(0))
     assert by_values.half_width(0, 0.4) == 1.0 and by_values.half_width(0, 0.5) == 10.0
 
 
@@ -123,21 +128,14 @@ def test_value_range_is_read_from_the_history_or_given_and_checked(space, tmp_pa
 
 
 def test_cold_draws_weigh_held_out_tasks_as_the_intervals_do():
-    # as above: the off task is 53% of the values but 10% of the tasks; draws (and so expected gains) follow tasks
-    well = [np.linspace(-1, 1, 10) for _ in range(9)]
-    scores = np.concatenate([*well, np.full(100, 10.0)])
-    weights = np.concatenate([np.full(90, 0.1), np.full(100, 0.01)])
-    order = np.argsort(scores, kind="stable")
-    unc = Uncertainty({0: scores[order]}, np.zeros((0, 18)), np.ones(3), np.zeros(3), np.ones(3),
-                      {0: weights[order]})
-    draws = unc.draws(0, 200)
+    # the off task is 53% of the values but 10% of the tasks: draws (and so expected gains) follow tasks
+    draws = _one_task_off().draws(0, 200)
     assert np.mean(draws == 10.0) == pytest.approx(0.1, abs=0.01)
     assert np.all(np.diff(draws) >= 0) and draws.min() >= -1.0
-    unweighted = Uncertainty({0: scores[order]}, np.zeros((0, 18)), np.ones(3), np.zeros(3), np.ones(3))
-    assert np.mean(unweighted.draws(0, 200) == 10.0) > 0.5
-    equal = Uncertainty({0: scores[order]}, np.zeros((0, 18)), np.ones(3), np.zeros(3), np.ones(3),
-                        {0: np.ones(len(scores))})  # revealed queries: every value weighs one, plain quantiles
-    assert np.array_equal(equal.draws(0, 64), unweighted.draws(0, 64))
+    unweighted = _one_task_off(np.zeros(0)).draws(0, 64)
+    assert np.mean(unweighted == 10.0) > 0.5
+    # revealed queries: every value weighs one, plain quantiles
+    assert np.array_equal(_one_task_off(np.ones(190)).draws(0, 64), unweighted)
 
 
 def test_expected_gain_stops_at_the_measure_ceiling():
