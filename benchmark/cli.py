@@ -171,8 +171,9 @@ def headroom_command(history: str, targets: str | None, no_nested: bool, json_ou
     setting best on the targets (kernel@oracle) and at the setting chosen on the history alone (kernel@nested); the
     prior plus each pairwise view's affinity, and the kernel plus all of them, with weights best on the targets.
     An @oracle figure bounds the methods of its family that use one setting for every target: a goal above
-    kernel+pairs@oracle needs another signal than the cards' side features and pairwise views, or another family. `agreement`: how well the side features' closeness of two tasks follows how alike
-    they rank the models (Spearman over task pairs).
+    kernel+pairs@oracle needs another signal than the cards' side features and pairwise views, or another family.
+    `agreement`: how well the side features' closeness of two tasks follows how alike they rank the models
+    (Spearman over task pairs).
 
     \b
     Examples:

@@ -82,8 +82,8 @@ def headroom(bench: Benchmark, image_proxy: str | None = "default", nested: bool
     if len(tasks) < 3 or not targets:
         raise InputError(f"Headroom needs at least 3 tasks with results and one target. Got {len(tasks)} tasks.",
                          hint="use a history with more tasks")
-    out = {t: _neighbour_rankings(scores, truth, t) for t in targets}
     prior = {t: scores.drop(columns=t).mean(axis=1).to_numpy() for t in targets}
+    out = {t: _neighbour_rankings(scores, truth, t, prior[t]) for t in targets}
     settings: dict[str, object] = {}
     featurizer = TaskFeaturizer(image_proxy=image_proxy).fit({t: bench.task_cards[t] for t in tasks})
     features = _standardised(featurizer.transform_many([bench.task_cards[t] for t in tasks]))
@@ -145,12 +145,13 @@ def _tau(predicted: np.ndarray, truth: pd.Series) -> float:
     return float(tau) if np.isfinite(tau) else 0.0
 
 
-def _neighbour_rankings(scores: pd.DataFrame, truth: pd.DataFrame, target: str) -> dict[str, float]:
-    """``prior``, ``nearest@oracle`` and ``top3@oracle`` for one target."""
+def _neighbour_rankings(scores: pd.DataFrame, truth: pd.DataFrame, target: str, prior: np.ndarray
+                        ) -> dict[str, float]:
+    """``prior`` (the target's ranking by ``prior``), ``nearest@oracle`` and ``top3@oracle`` for one target."""
     history = scores.drop(columns=target)
     single = {t: _tau(history[t].to_numpy(), truth[target]) for t in history.columns}
     best = sorted(single, key=single.get, reverse=True)[:TOP]
-    return {"prior": _tau(history.mean(axis=1).to_numpy(), truth[target]), "nearest@oracle": single[best[0]],
+    return {"prior": _tau(prior, truth[target]), "nearest@oracle": single[best[0]],
             f"top{TOP}@oracle": _tau(history[best].mean(axis=1).to_numpy(), truth[target])}
 
 
@@ -169,50 +170,53 @@ def kernel_grid(points: np.ndarray, sizes: Sequence[int] | None, names: Sequence
     return grid
 
 
-def _kernel_prediction(history: pd.DataFrame, points: np.ndarray, query: np.ndarray, setting: KernelSetting
+def _kernel_prediction(values: np.ndarray, points: np.ndarray, query: np.ndarray, setting: KernelSetting
                        ) -> np.ndarray:
-    """The kernel's weighted mean of the ``history`` tasks' normal scores (tasks at ``points``) for ``query``."""
+    """The kernel's weighted mean of history tasks' normal scores (``values``: models x tasks, NaN where a model has
+    no result; the tasks at ``points``) for a task at ``query``."""
     kernel = TaskKernel(points, np.arange(len(points)), (setting,))
     weights = kernel.weights(query[None], len(points))[0][0]
-    values = history.to_numpy()
-    has = np.isfinite(values)
-    total = (has * weights).sum(1)
+    total = (np.isfinite(values) * weights).sum(1)
     return np.where(total > 0, np.nansum(values * weights, axis=1) / np.maximum(total, 1e-12), 0.0)
+
+
+def _held_out_taus(scores: pd.DataFrame, truth: pd.DataFrame, points: np.ndarray, grid: Sequence[KernelSetting],
+                   held: Sequence[str]) -> np.ndarray:
+    """tau_w (len(held), len(grid)) of each task of ``held`` predicted by the kernel from the other tasks of
+    ``scores`` (at ``points``), under each setting of ``grid``."""
+    tasks, values = list(scores.columns), scores.to_numpy()
+    out = np.zeros((len(held), len(grid)))
+    for row, task in enumerate(held):
+        i = tasks.index(task)
+        others = np.arange(len(tasks)) != i
+        for s, setting in enumerate(grid):
+            out[row, s] = _tau(_kernel_prediction(values[:, others], points[others], points[i], setting), truth[task])
+    return out
 
 
 def _kernel_oracle(scores: pd.DataFrame, truth: pd.DataFrame, features: np.ndarray, grid: Sequence[KernelSetting],
                    targets: Sequence[str]) -> tuple[KernelSetting, dict[str, np.ndarray]]:
     """The setting with the best mean tau_w over the targets, and its ranking of each target."""
-    tasks = list(scores.columns)
-    best: tuple[float, KernelSetting, dict[str, np.ndarray]] = (-np.inf, grid[0], {})
-    for setting in grid:
-        ranked = {}
-        for t in targets:
-            i = tasks.index(t)
-            ranked[t] = _kernel_prediction(scores.drop(columns=t), np.delete(features, i, axis=0), features[i],
-                                           setting)
-        mean = float(np.mean([_tau(ranked[t], truth[t]) for t in targets]))
-        if mean > best[0]:
-            best = (mean, setting, ranked)
-    return best[1], best[2]
+    best = grid[int(np.argmax(_held_out_taus(scores, truth, features, grid, targets).mean(0)))]
+    tasks, values = list(scores.columns), scores.to_numpy()
+    ranked = {}
+    for t in targets:
+        others = np.arange(len(tasks)) != tasks.index(t)
+        ranked[t] = _kernel_prediction(values[:, others], features[others], features[tasks.index(t)], best)
+    return best, ranked
 
 
 def _nested_choice(history: pd.DataFrame, truth: pd.DataFrame, points: np.ndarray, grid: Sequence[KernelSetting],
                    query: np.ndarray) -> np.ndarray:
     """The target's ranking by the setting that predicts the history's tasks best from one another (the prior
     unless that setting beats it there)."""
-    tasks = list(history.columns)
-    inner = np.zeros(len(grid))
-    prior = 0.0
-    for j, task in enumerate(tasks):
-        others, where = history.drop(columns=task), np.delete(points, j, axis=0)
-        prior += _tau(others.mean(axis=1).to_numpy(), truth[task]) / len(tasks)
-        for s, setting in enumerate(grid):
-            inner[s] += _tau(_kernel_prediction(others, where, points[j], setting), truth[task]) / len(tasks)
+    inner = _held_out_taus(history, truth, points, grid, list(history.columns)).mean(0)
+    prior = np.mean([_tau(history.drop(columns=task).mean(axis=1).to_numpy(), truth[task])
+                     for task in history.columns])
     best = int(np.argmax(inner))
     if inner[best] <= prior:
         return history.mean(axis=1).to_numpy()
-    return _kernel_prediction(history, points, query, grid[best])
+    return _kernel_prediction(history.to_numpy(), points, query, grid[best])
 
 
 def _affinities(scores: pd.DataFrame, bench: Benchmark, pairs: PairFeaturizer, view: str, targets: Sequence[str]
